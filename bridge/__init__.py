@@ -1,0 +1,19 @@
+"""bridge: spec-exact WSGI <-> ASGI adapters in both directions.
+
+The public API is exactly what this module exports:
+
+* :class:`WsgiToAsgi` (alias :data:`WSGIMiddleware`): serve a WSGI app from an ASGI server.
+* :class:`AsgiToWsgi` (alias :data:`ASGIMiddleware`): serve an ASGI app from a WSGI server.
+* :class:`ClientDisconnected`: the ``OSError`` raised when the other side went away.
+"""
+
+from ._errors import ClientDisconnected
+from ._version import __version__
+from ._wsgi_to_asgi import WSGIMiddleware, WsgiToAsgi
+
+__all__ = [
+    "ClientDisconnected",
+    "WSGIMiddleware",
+    "WsgiToAsgi",
+    "__version__",
+]

@@ -1,0 +1,363 @@
+"""The one blocking <-> async channel both directions use.
+
+Theory of operation
+-------------------
+A bridge always has one side that blocks (a WSGI thread) and one side that
+awaits (a task on an event loop). :class:`Channel` is a bounded FIFO between
+exactly one producer and one consumer, where each of them may be either side:
+
+* ``put`` / ``get`` are the blocking methods, for a thread;
+* ``aput`` / ``aget`` are the awaiting methods, for a task on the loop that
+  created the :class:`LoopHandle`.
+
+It is also a tiny ``queue.Queue``: the consumer acknowledges each item with
+``task_done()`` and the producer may wait for ``join()`` / ``ajoin()``. That is
+how "``write()`` returns after its ``send`` completed" and "``send`` returns
+after the WSGI server took the chunk" are expressed.
+
+Costs are what the bridges are measured by, so the rules are:
+
+* every state change happens under one ``threading.Lock`` held for a few
+  bytecodes, never across a wait;
+* a side is woken only when it is actually waiting (an empty channel for the
+  consumer, a full or unjoined one for the producer); a thread is woken by
+  releasing a lock it blocks on, a task by resolving a future through the
+  loop's ``call_soon_threadsafe`` (trio: ``run_sync_soon``);
+* ``put_many`` hands several items over with one wake-up.
+
+``close(exc)`` ends the channel from either side: items already queued are
+still delivered to the consumer, then every wait (present or future) raises
+``exc``; a producer's next put raises at once. This is how a disconnect, a
+cancellation or a crash on one side frees the other: nothing waits forever on a
+closed channel.
+
+What does not live here: anything that knows about WSGI or ASGI messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ChannelClosed(Exception):  # noqa: N818 - reads as a state, like queue.Empty
+    """The channel was closed without an error of its own."""
+
+
+class _AsyncioWaiter:
+    __slots__ = ("_future",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._future: asyncio.Future[None] = loop.create_future()
+
+    def wake(self) -> None:
+        if not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        await self._future
+
+
+class _TrioWaiter:
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        import trio
+
+        self._event = trio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+class LoopHandle:
+    """What a thread needs to wake a task on one event loop (asyncio or trio).
+
+    Create it on the loop's own thread (inside a running task).
+    """
+
+    __slots__ = ("_loop", "_token", "call_soon_threadsafe", "thread_id")
+
+    def __init__(self) -> None:
+        self.thread_id = threading.get_ident()
+        loop = asyncio._get_running_loop()
+        self._loop = loop
+        self._token: Any = None
+        if loop is not None:
+            self.call_soon_threadsafe: Callable[..., Any] = loop.call_soon_threadsafe
+        else:
+            import trio
+
+            self._token = trio.lowlevel.current_trio_token()
+            self.call_soon_threadsafe = self._token.run_sync_soon
+
+    @classmethod
+    def for_loop(cls, loop: asyncio.AbstractEventLoop, thread_id: int) -> LoopHandle:
+        """A handle for an asyncio loop running in another thread."""
+        handle = cls.__new__(cls)
+        handle.thread_id = thread_id
+        handle._loop = loop
+        handle._token = None
+        handle.call_soon_threadsafe = loop.call_soon_threadsafe
+        return handle
+
+    @property
+    def is_asyncio(self) -> bool:
+        return self._loop is not None
+
+    def new_waiter(self) -> _AsyncioWaiter | _TrioWaiter:
+        if self._loop is not None:
+            return _AsyncioWaiter(self._loop)
+        return _TrioWaiter()
+
+    def wake(self, waiter: _AsyncioWaiter | _TrioWaiter) -> None:
+        """Wake ``waiter`` from any thread."""
+        if threading.get_ident() == self.thread_id:
+            waiter.wake()
+        else:
+            self.call_soon_threadsafe(waiter.wake)
+
+
+class Channel(Generic[T]):
+    """Bounded single-producer, single-consumer FIFO between a thread and a loop."""
+
+    __slots__ = (
+        "_a_consumer",
+        "_a_producer",
+        "_error",
+        "_handle",
+        "_items",
+        "_lock",
+        "_t_consumer",
+        "_t_producer",
+        "_unfinished",
+        "capacity",
+        "peak",
+    )
+
+    def __init__(self, handle: LoopHandle, capacity: int = 1) -> None:
+        if capacity < 1:
+            raise ValueError("channel capacity must be at least 1")
+        self._handle = handle
+        self.capacity = capacity
+        self._items: deque[T] = deque()
+        self._lock = threading.Lock()
+        self._unfinished = 0
+        self._error: BaseException | None = None
+        # At most one waiter per side (single producer, single consumer).
+        self._t_consumer: threading.Lock | None = None
+        self._t_producer: threading.Lock | None = None
+        self._a_consumer: _AsyncioWaiter | _TrioWaiter | None = None
+        self._a_producer: _AsyncioWaiter | _TrioWaiter | None = None
+        #: The most items ever queued at once (tests check the bound holds).
+        self.peak = 0
+
+    # -- shared internals -------------------------------------------------
+    def _wake_consumer_locked(self) -> Callable[[], None] | None:
+        if self._t_consumer is not None:
+            lock, self._t_consumer = self._t_consumer, None
+            return lock.release
+        if self._a_consumer is not None:
+            waiter, self._a_consumer = self._a_consumer, None
+            handle = self._handle
+            return lambda: handle.wake(waiter)
+        return None
+
+    def _wake_producer_locked(self) -> Callable[[], None] | None:
+        if self._t_producer is not None:
+            lock, self._t_producer = self._t_producer, None
+            return lock.release
+        if self._a_producer is not None:
+            waiter, self._a_producer = self._a_producer, None
+            handle = self._handle
+            return lambda: handle.wake(waiter)
+        return None
+
+    def _raise_closed(self) -> None:
+        error = self._error
+        assert error is not None
+        raise error
+
+    @property
+    def closed(self) -> bool:
+        return self._error is not None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Close from either side; every present and future wait raises ``error``."""
+        with self._lock:
+            if self._error is not None:
+                return
+            self._error = error if error is not None else ChannelClosed()
+            wakes = (self._wake_consumer_locked(), self._wake_producer_locked())
+        for wake in wakes:
+            if wake is not None:
+                wake()
+
+    # -- producer, blocking -----------------------------------------------
+    def put(self, item: T, timeout: float | None = None) -> None:
+        self.put_many((item,), timeout)
+
+    def put_many(self, items: Iterable[T], timeout: float | None = None) -> None:
+        """Queue items (blocking while the channel is full), waking the consumer once."""
+        for item in items:
+            while True:
+                with self._lock:
+                    if self._error is not None:
+                        self._raise_closed()
+                    if len(self._items) < self.capacity:
+                        self._items.append(item)
+                        self._unfinished += 1
+                        if len(self._items) > self.peak:
+                            self.peak = len(self._items)
+                        break
+                    wake = self._wake_consumer_locked()
+                    waiter = self._t_producer = threading.Lock()
+                    waiter.acquire()
+                if wake is not None:
+                    wake()
+                if not waiter.acquire(timeout=-1 if timeout is None else timeout):
+                    with self._lock:
+                        if self._t_producer is waiter:
+                            self._t_producer = None
+                    raise TimeoutError("timed out waiting for room in the channel")
+        with self._lock:
+            wake = self._wake_consumer_locked()
+        if wake is not None:
+            wake()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Block until every queued item was acknowledged with ``task_done``."""
+        while True:
+            with self._lock:
+                if self._unfinished == 0:
+                    return
+                if self._error is not None:
+                    self._raise_closed()
+                waiter = self._t_producer = threading.Lock()
+                waiter.acquire()
+            if not waiter.acquire(timeout=-1 if timeout is None else timeout):
+                with self._lock:
+                    if self._t_producer is waiter:
+                        self._t_producer = None
+                raise TimeoutError("timed out waiting for the consumer")
+
+    # -- consumer, blocking -----------------------------------------------
+    def get(self, timeout: float | None = None) -> T:
+        """Take the next item, blocking while the channel is empty."""
+        while True:
+            with self._lock:
+                if self._items:
+                    item = self._items.popleft()
+                    wake = self._wake_producer_locked()
+                    break
+                if self._error is not None:
+                    self._raise_closed()
+                waiter = self._t_consumer = threading.Lock()
+                waiter.acquire()
+            if not waiter.acquire(timeout=-1 if timeout is None else timeout):
+                with self._lock:
+                    if self._t_consumer is waiter:
+                        self._t_consumer = None
+                raise TimeoutError("timed out waiting for the other side of the bridge")
+        if wake is not None:
+            wake()
+        return item
+
+    def task_done(self) -> None:
+        with self._lock:
+            self._unfinished -= 1
+            wake = self._wake_producer_locked() if self._unfinished == 0 else None
+        if wake is not None:
+            wake()
+
+    def get_nowait(self) -> T | None:
+        """The next item, or None when the channel is empty (never waits)."""
+        with self._lock:
+            if not self._items:
+                if self._error is not None:
+                    self._raise_closed()
+                return None
+            item = self._items.popleft()
+            wake = self._wake_producer_locked()
+        if wake is not None:
+            wake()
+        return item
+
+    # -- producer, async --------------------------------------------------
+    def put_nowait(self, item: T) -> None:
+        """Queue an item without waiting (ignores the bound: for control items)."""
+        with self._lock:
+            if self._error is not None:
+                self._raise_closed()
+            self._items.append(item)
+            self._unfinished += 1
+            wake = self._wake_consumer_locked()
+        if wake is not None:
+            wake()
+
+    async def aput(self, item: T) -> None:
+        while True:
+            with self._lock:
+                if self._error is not None:
+                    self._raise_closed()
+                if len(self._items) < self.capacity:
+                    self._items.append(item)
+                    self._unfinished += 1
+                    if len(self._items) > self.peak:
+                        self.peak = len(self._items)
+                    wake = self._wake_consumer_locked()
+                    break
+                waiter = self._a_producer = self._handle.new_waiter()
+            await self._await(waiter, producer=True)
+        if wake is not None:
+            wake()
+
+    async def ajoin(self) -> None:
+        """Wait until every queued item was acknowledged with ``task_done``."""
+        while True:
+            with self._lock:
+                if self._unfinished == 0:
+                    return
+                if self._error is not None:
+                    self._raise_closed()
+                waiter = self._a_producer = self._handle.new_waiter()
+            await self._await(waiter, producer=True)
+
+    # -- consumer, async --------------------------------------------------
+    async def aget(self) -> T:
+        while True:
+            with self._lock:
+                if self._items:
+                    item = self._items.popleft()
+                    wake = self._wake_producer_locked()
+                    break
+                if self._error is not None:
+                    self._raise_closed()
+                waiter = self._a_consumer = self._handle.new_waiter()
+            await self._await(waiter, producer=False)
+        if wake is not None:
+            wake()
+        return item
+
+    async def _await(self, waiter: _AsyncioWaiter | _TrioWaiter, *, producer: bool) -> None:
+        try:
+            await waiter.wait()
+        except BaseException:
+            # Cancelled: forget the waiter so nobody wakes a dead future.
+            with self._lock:
+                if producer and self._a_producer is waiter:
+                    self._a_producer = None
+                elif not producer and self._a_consumer is waiter:
+                    self._a_consumer = None
+            raise

@@ -1,0 +1,32 @@
+"""Exceptions shared by both directions.
+
+Only :class:`ClientDisconnected` is public (re-exported by ``bridge``); the others
+are how the pure translators tell the adapters that a request must be refused.
+"""
+
+from __future__ import annotations
+
+
+class ClientDisconnected(OSError):  # noqa: N818 - the name users of other bridges know
+    """The other side of the bridge went away.
+
+    Raised by ``wsgi.input`` reads when the ASGI client disconnected before the
+    request body was complete (a truncated upload must never look like EOF), and
+    by the ASGI ``send`` of :class:`bridge.AsgiToWsgi` once the WSGI server has
+    closed the response (ASGI HTTP spec 2.4). It subclasses :class:`OSError`, as
+    both specs ask.
+    """
+
+
+class RequestRejected(Exception):  # noqa: N818 - a control-flow signal, not a bug
+    """The request cannot be handed to the app; answer ``status`` instead.
+
+    Raised by the pure translators (``bad Content-Length``, too many duplicate
+    headers, ...). The adapters turn it into a short ``text/plain`` response and
+    never call the app.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason

@@ -1,0 +1,566 @@
+"""WsgiToAsgi: a WSGI application served by an ASGI server.
+
+Theory of operation
+-------------------
+For each ``http`` request the ASGI task (the *loop side*) builds the environ
+with the pure :func:`~bridge._environ.build_environ`, hands a
+:class:`_WsgiCall` to the adapter's thread pool (the *thread side*) and then
+only moves messages. Two :class:`~bridge._channel.Channel` objects join the
+sides:
+
+``out`` (thread -> loop, bounded by ``send_queue_size``)
+    Batches of ASGI messages to ``send`` in order, a ``_DEMAND`` marker that
+    asks for the request body, or a ``_Failure`` carrying the app's exception.
+    The loop side acknowledges every item after its ``send`` completed, which
+    is what ``write()`` waits for.
+
+``body`` (loop -> thread, bounded by ``_BODY_READ_AHEAD`` chunks)
+    Request body chunks for ``wsgi.input``. Nothing is received before the app
+    first reads (``_DEMAND``), so ``100-continue`` stays lazy.
+
+The common case costs one hop each way and no extra task: a request without
+a body, an app that returns a list. Only when the body is read or the response
+streams does the loop side start a task group with :func:`_receive_loop`,
+which feeds ``body`` and then watches for ``http.disconnect``; a disconnect
+closes ``out``, so the thread's next ``put`` raises and the iterable is closed.
+
+Rules the thread side keeps (PEP 3333; checklist A4-A6): headers wait for the
+first non-empty chunk, a ``write()`` or the end of the body, so ``exc_info``
+can replace them; ``close()`` is called exactly once, on the worker thread, on
+every path; no more than a declared Content-Length is sent; after headers went
+out, a failure never sends the final ``more_body=False``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import IO, Any
+
+import anyio
+
+from ._channel import Channel, ChannelClosed, LoopHandle
+from ._environ import build_environ
+from ._errors import ClientDisconnected, RequestRejected
+from ._http import encode_wsgi_headers, parse_status
+from ._wsgi_input import RequestBody
+
+logger = logging.getLogger("bridge")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+StartResponse = Callable[..., Callable[[bytes], None]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Message = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+
+_BODY_READ_AHEAD = 4
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class _Demand:
+    """Marker: the app wants request body data."""
+
+
+_DEMAND = _Demand()
+
+
+class _Failure:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class WsgiErrors:
+    """``wsgi.errors``: a text stream onto the *current* ``sys.stderr``."""
+
+    def write(self, text: str) -> int:
+        stream = sys.stderr
+        try:
+            return stream.write(text)
+        except UnicodeEncodeError:
+            return stream.write(text.encode("ascii", "backslashreplace").decode("ascii"))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: iterate a file from its current position in blocks."""
+
+    def __init__(self, filelike: IO[bytes], blksize: int = 8192) -> None:
+        self.filelike = filelike
+        self.blksize = blksize
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.filelike.read
+        while True:
+            block = read(self.blksize)
+            if not block:
+                return
+            yield block
+
+    def close(self) -> None:
+        close = getattr(self.filelike, "close", None)
+        if close is not None:
+            close()
+
+
+def _body(chunk: bytes, more: bool) -> Message:
+    return {"type": "http.response.body", "body": chunk, "more_body": more}
+
+
+class _WsgiCall:
+    """One request on the thread side: ``start_response``, ``write`` and the iterable."""
+
+    __slots__ = (
+        "_input",
+        "app",
+        "called",
+        "environ",
+        "headers",
+        "headers_sent",
+        "out",
+        "remaining",
+        "status",
+        "wrote",
+    )
+
+    def __init__(self, app: WSGIApp, environ: dict[str, Any], out: Channel[Any]) -> None:
+        self.app = app
+        self.environ = environ
+        self.out = out
+        self.called = False
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_sent = False
+        self.wrote = False
+        self.remaining: int | None = None  # bytes left under a declared Content-Length
+
+    # -- PEP 3333 callables ------------------------------------------------
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the traceback
+        elif self.called:
+            raise RuntimeError(
+                "start_response() called a second time without exc_info (PEP 3333)"
+            )
+        self.called = True
+        self.status = 0  # an invalid call leaves no usable status behind
+        code = parse_status(status)
+        encoded = encode_wsgi_headers(headers)
+        self.status = code
+        self.headers = encoded
+        self.remaining = None
+        for name, value in encoded:
+            if name == b"content-length":
+                try:
+                    self.remaining = int(value)
+                except ValueError:
+                    raise ValueError(f"invalid Content-Length header {value!r}") from None
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"write() takes bytes, got {type(data).__name__}")
+            data = bytes(data)
+        self.wrote = True
+        batch = self._chunk_batch(data)
+        if batch:
+            self.out.put_many((batch,))
+            self.out.join()  # PEP 3333: write() returns once the data was sent
+
+    # -- helpers -------------------------------------------------------------
+    def _start_message(self) -> Message:
+        if not self.called or self.status == 0:
+            raise RuntimeError("the WSGI app produced a response without calling start_response()")
+        self.headers_sent = True
+        return {"type": "http.response.start", "status": self.status, "headers": self.headers}
+
+    def _chunk_batch(self, chunk: bytes) -> list[Message]:
+        """Messages for one non-empty chunk (with the start message first if due)."""
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                return []
+            if len(chunk) > self.remaining:
+                chunk = chunk[: self.remaining]
+            self.remaining -= len(chunk)
+        if not chunk:
+            return []
+        if self.headers_sent:
+            return [_body(chunk, True)]
+        return [self._start_message(), _body(chunk, True)]
+
+    def _final_batch(self) -> list[Message]:
+        if self.remaining:
+            logger.error(
+                "WSGI app declared Content-Length but sent %d bytes fewer; the response is short",
+                self.remaining,
+            )
+        if self.headers_sent:
+            return [_body(b"", False)]
+        return [self._start_message(), _body(b"", False)]
+
+    def _whole_response(self, chunks: list[bytes] | tuple[bytes, ...]) -> list[Message]:
+        """A response known in full (a list or tuple): one batch, one hop."""
+        parts = []
+        for chunk in chunks:
+            if type(chunk) is not bytes:
+                raise TypeError(
+                    f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)"
+                )
+            if chunk:
+                parts.append(chunk)
+        start = self._start_message()
+        if (
+            self.remaining is None
+            and self.status not in _NO_BODY_STATUSES
+            and self.environ["REQUEST_METHOD"] != "HEAD"
+        ):
+            total = sum(len(p) for p in parts)
+            start["headers"] = [*self.headers, (b"content-length", str(total).encode())]
+        elif self.remaining is not None:
+            kept: list[bytes] = []
+            for part in parts:
+                if self.remaining <= 0:
+                    break
+                part = part[: self.remaining]
+                self.remaining -= len(part)
+                kept.append(part)
+            parts = kept
+            if self.remaining:
+                logger.error(
+                    "WSGI app declared Content-Length but sent %d bytes fewer",
+                    self.remaining,
+                )
+        if not parts:
+            return [start, _body(b"", False)]
+        messages = [start]
+        messages.extend(_body(p, True) for p in parts[:-1])
+        messages.append(_body(parts[-1], False))
+        return messages
+
+    # -- the job ------------------------------------------------------------
+    def run(self, body: RequestBody, body_channel: Channel[bytes] | None) -> None:
+        """Run the app on this worker thread and feed ``out`` until the response ends."""
+        out = self.out
+        self.environ["wsgi.input"] = body
+        try:
+            final = self._call_app()
+        except ClientDisconnected:
+            # The loop side closed `out` (client gone, task cancelled) or the
+            # upload was cut off. Report it; a closed channel just refuses it.
+            final = None
+            try:
+                out.put_nowait(_Failure(ClientDisconnected("client disconnected")))
+            except BaseException:
+                pass
+        except BaseException as exc:
+            final = None
+            try:
+                out.put_nowait(_Failure(exc))
+            except BaseException:
+                pass
+            del exc
+        finally:
+            if body_channel is not None:
+                body_channel.close()  # stop read-ahead; unread body is discarded
+        if final is not None:
+            try:
+                out.put_many((final,))
+            except BaseException:
+                pass
+
+    def _call_app(self) -> list[Message]:
+        iterable = self.app(self.environ, self.start_response)
+        try:
+            if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
+                return self._whole_response(iterable)  # type: ignore[arg-type]
+            put = self.out.put
+            for chunk in iterable:
+                if type(chunk) is not bytes:
+                    raise TypeError(
+                        f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)"
+                    )
+                if not chunk:
+                    continue
+                batch = self._chunk_batch(chunk)
+                if batch:
+                    put(batch)
+                if self.remaining is not None and self.remaining <= 0:
+                    break  # Content-Length reached: stop iterating, then close()
+            return self._final_batch()
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+
+
+async def _send_plain(send: Send, status: int, text: str) -> None:
+    body = text.encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _receive_loop(
+    receive: Receive, body: Channel[bytes] | None, out: Channel[Any]
+) -> None:
+    """Feed the request body to ``wsgi.input``, then watch for ``http.disconnect``.
+
+    Runs only once the app reads the body or the response streams. Body beyond
+    what the app reads is discarded, bounded by the read-ahead of ``body``.
+    """
+    complete = body is None
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.disconnect":
+            error = ClientDisconnected("the client disconnected")
+            if body is not None:
+                body.close(
+                    error
+                    if not complete
+                    else ClientDisconnected("the client disconnected after the body")
+                )
+            out.close(error)
+            return
+        if kind != "http.request":
+            # Reported through the channels: the worker's read and the pump's
+            # next get raise it, so it surfaces from the ASGI call itself.
+            err = RuntimeError(f"unexpected ASGI receive() message type {kind!r}")
+            if body is not None:
+                body.close(err)
+            out.close(err)
+            return
+        if complete:
+            continue  # discard: the body ended, or the app stopped reading
+        assert body is not None
+        chunk = message.get("body", b"")
+        if chunk:
+            try:
+                await body.aput(chunk)
+            except (ChannelClosed, ClientDisconnected):
+                complete = True  # the app is done with the body
+                continue
+        if not message.get("more_body", False):
+            complete = True
+            body.close()  # EOF for the reader
+
+
+class WsgiToAsgi:
+    """Serve a WSGI application from an ASGI server.
+
+    ``WsgiToAsgi(wsgi_app)`` is an ASGI 3 application. Each HTTP request runs
+    the WSGI app on one of ``workers`` threads; the request body streams into
+    ``wsgi.input`` and the response streams out, both through bounded queues.
+
+    :param wsgi_app: the WSGI application (PEP 3333).
+    :param workers: size of this adapter's thread pool (default 10, a2wsgi's
+        default): the number of requests the WSGI app can run at once. More
+        requests queue; none is refused.
+    :param send_queue_size: how many response chunks the WSGI app may produce
+        ahead of the client (default 10, a2wsgi's meaning). Memory per request
+        is bounded by this many chunks.
+    :param duplicate_header_limit: more copies of one request header than this
+        are answered with 400 without calling the app (default 100, asgiref's).
+    """
+
+    def __init__(
+        self,
+        wsgi_app: WSGIApp,
+        *,
+        workers: int = 10,
+        send_queue_size: int = 10,
+        duplicate_header_limit: int = 100,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if send_queue_size < 1:
+            raise ValueError("send_queue_size must be at least 1")
+        self.app = wsgi_app
+        self.workers = workers
+        self.send_queue_size = send_queue_size
+        self.duplicate_header_limit = duplicate_header_limit
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_pid = 0
+        self._executor_lock = threading.Lock()
+        self._base_environ: dict[str, Any] = {
+            "wsgi.version": (1, 0),
+            "wsgi.errors": WsgiErrors(),
+            "wsgi.multithread": workers > 1,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+        }
+
+    def _get_executor(self) -> ThreadPoolExecutor:
+        executor = self._executor
+        if executor is not None and self._executor_pid == os.getpid():
+            return executor
+        with self._executor_lock:  # first use, or first use in a forked child
+            if self._executor is None or self._executor_pid != os.getpid():
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.workers, thread_name_prefix="bridge-wsgi"
+                )
+                self._executor_pid = os.getpid()
+            return self._executor
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            # WSGI cannot upgrade: refuse before accepting (the server answers 403).
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.close", "code": 1000})
+        else:
+            raise ValueError(f"WsgiToAsgi cannot serve ASGI scope type {kind!r}")
+
+    @staticmethod
+    async def _lifespan(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        try:
+            environ = build_environ(
+                scope, self._base_environ, duplicate_header_limit=self.duplicate_header_limit
+            )
+        except RequestRejected as rejected:
+            await _send_plain(send, rejected.status, rejected.reason + "\n")
+            return
+        handle = LoopHandle()
+        out: Channel[Any] = Channel(handle, self.send_queue_size)
+        call = _WsgiCall(self.app, environ, out)
+
+        length_text = environ.get("CONTENT_LENGTH")
+        length = int(length_text) if length_text is not None else None
+        has_body = length != 0 and (
+            length is not None
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or environ["SERVER_PROTOCOL"] not in ("HTTP/1.1", "HTTP/1.0")
+        )
+        body_channel: Channel[bytes] | None = None
+        if has_body:
+            body_channel = Channel(handle, _BODY_READ_AHEAD)
+            reader = RequestBody(_make_fetch(out, body_channel), length)
+        else:
+            reader = RequestBody(None, 0)
+
+        context = contextvars.copy_context()
+        self._get_executor().submit(context.run, call.run, reader, body_channel)
+        try:
+            item = await out.aget()
+            if type(item) is list and item[-1]["more_body"] is False:
+                # The whole response in one batch: the no-task fast path.
+                for message in item:
+                    await send(message)
+                return
+            # Raised outside the task group, so the server sees the app's own
+            # exception rather than an ExceptionGroup around it.
+            outcome: BaseException | None = None
+            async with anyio.create_task_group() as tasks:
+                try:
+                    await _pump(item, out, body_channel, receive, send, tasks)
+                except Exception as exc:
+                    outcome = exc
+                tasks.cancel_scope.cancel()
+            if outcome is not None:
+                raise outcome
+        except ClientDisconnected:
+            return  # the client went away; the worker has been told
+        except OSError as exc:
+            # ASGI spec 2.4: `send` raises OSError once the client is gone.
+            logger.debug("client went away while sending: %r", exc)
+            return
+        finally:
+            # Whatever happened, a worker blocked on either channel wakes up.
+            gone = ClientDisconnected("the ASGI side of the request ended")
+            out.close(gone)
+            if body_channel is not None:
+                body_channel.close(gone)
+
+
+async def _pump(
+    item: Any,
+    out: Channel[Any],
+    body: Channel[bytes] | None,
+    receive: Receive,
+    send: Send,
+    tasks: anyio.abc.TaskGroup,
+) -> None:
+    """Send what the worker produces until the response ends; raise its failure."""
+    receiving = False
+    while True:
+        if type(item) is list:
+            for message in item:
+                await send(message)
+            if item[-1]["more_body"] is False:
+                return
+            if not receiving:  # streaming: watch for a disconnect meanwhile
+                receiving = True
+                tasks.start_soon(_receive_loop, receive, body, out)
+        elif item is _DEMAND:
+            if not receiving:
+                receiving = True
+                tasks.start_soon(_receive_loop, receive, body, out)
+        else:
+            assert type(item) is _Failure
+            raise item.exc
+        out.task_done()
+        item = await out.aget()
+
+
+def _make_fetch(out: Channel[Any], body: Channel[bytes]) -> Callable[[], bytes]:
+    demanded = False
+
+    def fetch() -> bytes:
+        nonlocal demanded
+        if not demanded:
+            demanded = True
+            out.put_nowait(_DEMAND)
+        try:
+            return body.get()
+        except ChannelClosed:
+            return b""
+
+    return fetch
+
+
+WSGIMiddleware = WsgiToAsgi
