@@ -7,11 +7,14 @@ The public API is exactly what this module exports:
 * :class:`ClientDisconnected`: the ``OSError`` raised when the other side went away.
 """
 
+from ._asgi_to_wsgi import ASGIMiddleware, AsgiToWsgi
 from ._errors import ClientDisconnected
 from ._version import __version__
 from ._wsgi_to_asgi import WSGIMiddleware, WsgiToAsgi
 
 __all__ = [
+    "ASGIMiddleware",
+    "AsgiToWsgi",
     "ClientDisconnected",
     "WSGIMiddleware",
     "WsgiToAsgi",

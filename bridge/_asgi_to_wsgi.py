@@ -1,0 +1,547 @@
+"""AsgiToWsgi: an ASGI application served by a WSGI server.
+
+Theory of operation
+-------------------
+The WSGI server calls us on one of its threads (the *thread side*). The ASGI
+app runs as a task on one asyncio loop that the bridge keeps in a daemon
+thread (the *loop side*); :class:`_Runtime` owns that loop and the app's
+lifespan. It is created lazily on the first request and afresh in a forked
+child (its ``pid`` no longer matches), never in ``__init__``: an instance
+built in a ``gunicorn --preload`` master serves in every worker.
+
+For one request, :class:`_AsgiCall` joins the sides with two channels:
+
+``out`` (loop -> thread)
+    ``("body", chunk, more)``, ``("file", path)``, ``("done", exc)`` and the
+    ``_DEMAND`` marker by which ``receive()`` asks the thread for request body.
+    ``send`` of a body with ``more_body`` waits until the thread took it.
+``body`` (thread -> loop)
+    ``(chunk, more)`` read from ``wsgi.input`` on the WSGI thread, only on
+    demand and at most ``chunk_size`` bytes at a time; ``None`` means the input
+    ended early or failed, which the app sees as ``http.disconnect``.
+
+``__call__`` schedules the app and waits for its first body message (or for it
+to finish or fail), calls ``start_response`` then, and returns an iterable
+that pulls the remaining chunks as the server asks for them. When the server
+closes that iterable early, the app is told (``http.disconnect``, ``send``
+raises :class:`~bridge.ClientDisconnected`) and its task is cancelled.
+
+Rules (checklist B2-B5): every ``send`` is validated and a violation raises
+inside the app; ``start_response`` is called on the first body or an empty
+finish, with ``exc_info`` when the app failed first; a failure after the body
+began comes out of the iterator so the server aborts the connection; an app
+that returns without responding gets a 500, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from asgiref.compatibility import guarantee_single_callable
+
+from ._channel import Channel, LoopHandle
+from ._errors import ClientDisconnected, RequestRejected
+from ._http import check_asgi_status, decode_asgi_headers, status_line
+from ._lifespan import Lifespan, LifespanFailed
+from ._scope import build_scope, request_body_length
+
+logger = logging.getLogger("bridge")
+
+Message = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+_DEMAND = object()
+_EXTENSIONS: dict[str, Any] = {"http.response.pathsend": {}}
+_DISCONNECT: Message = {"type": "http.disconnect"}
+_ERROR_BODY = b"Internal Server Error"
+
+
+def _plain(start_response: StartResponse, status: str, text: bytes, exc_info: Any = None) -> list[bytes]:
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(text))),
+    ]
+    if exc_info is None:
+        start_response(status, headers)
+    else:
+        start_response(status, headers, exc_info)
+    return [text]
+
+
+class _Runtime:
+    """The bridge's event loop thread and the app's lifespan, for one process."""
+
+    def __init__(self, app: Any, lifespan: str, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.pid = os.getpid()
+        self.owns_loop = loop is None
+        self.thread: threading.Thread | None = None
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+            self.thread = threading.Thread(
+                target=self._run_loop, args=(loop, ready), name="bridge-asgi-loop", daemon=True
+            )
+            self.thread.start()
+            ready.wait()
+        elif not loop.is_running():
+            # A loop passed in but not running: run it, but never stop or close it.
+            ready = threading.Event()
+            self.thread = threading.Thread(
+                target=self._run_loop, args=(loop, ready), name="bridge-asgi-loop", daemon=True
+            )
+            self.thread.start()
+            ready.wait()
+        self.loop = loop
+        self.handle = LoopHandle.for_loop(loop, self._loop_thread_id)
+        self.lifespan = Lifespan(app, mode=lifespan)
+        self.startup_error: str | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    _loop_thread_id = 0
+
+    def _run_loop(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        self._loop_thread_id = threading.get_ident()
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    def startup(self, timeout: float) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.lifespan.startup(), self.loop)
+        try:
+            future.result(timeout)
+        except LifespanFailed as exc:
+            self.startup_error = str(exc) or "lifespan startup failed"
+        except FutureTimeout:
+            future.cancel()
+            self.startup_error = f"lifespan startup did not finish within {timeout} s"
+            logger.error("ASGI %s", self.startup_error)
+
+    def shutdown(self, timeout: float) -> None:
+        if self.pid != os.getpid():
+            return  # the parent's loop: not ours to touch in a forked child
+        if not self.loop.is_closed() and self.loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(self.lifespan.shutdown(), self.loop)
+            try:
+                future.result(timeout)
+            except FutureTimeout:
+                logger.error("ASGI lifespan shutdown did not finish within %s s", timeout)
+            except Exception:
+                logger.exception("ASGI lifespan shutdown raised")
+        if self.owns_loop and self.thread is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout)
+            if not self.thread.is_alive():
+                self.loop.close()
+
+
+class _AsgiCall:
+    """One request: the ASGI ``receive``/``send`` on the loop, the iterable on the thread."""
+
+    def __init__(
+        self,
+        adapter: AsgiToWsgi,
+        runtime: _Runtime,
+        scope: dict[str, Any],
+        environ: dict[str, Any],
+        length: int | None,
+    ) -> None:
+        self.adapter = adapter
+        self.runtime = runtime
+        self.scope = scope
+        self.environ = environ
+        self.remaining = length  # body bytes still to read; None = to EOF
+        self.out: Channel[Any] = Channel(runtime.handle, 1)
+        self.body: Channel[Any] = Channel(runtime.handle, 1)
+        # Loop-side state.
+        self.started = False
+        self.status = 200
+        self.headers: list[tuple[str, str]] = []
+        self.finished = False  # the app sent its last body (or a pathsend)
+        self.body_done = length == 0
+        self.server_closed = False
+        self.response_done: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.app_done = threading.Event()
+
+    # -- loop side -------------------------------------------------------------
+    def start(self) -> None:
+        task = self.runtime.loop.create_task(self._run())
+        self.task = task
+        tasks = self.runtime.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _run(self) -> None:
+        try:
+            await self.adapter.app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            outcome: BaseException | None = exc
+        else:
+            outcome = None
+        try:
+            if not self.out.closed:
+                self.out.put_nowait(("done", outcome))
+        except Exception:
+            pass
+        finally:
+            self._mark_response_done()
+            self.app_done.set()
+            del outcome
+
+    def _mark_response_done(self) -> None:
+        if self.response_done is not None and not self.response_done.done():
+            self.response_done.set_result(None)
+
+    async def receive(self) -> Message:
+        if self.body_done:
+            if not (self.finished or self.server_closed):
+                # B2.5: after the body, wait until the response is over.
+                if self.response_done is None:
+                    self.response_done = asyncio.get_running_loop().create_future()
+                await self.response_done
+            return _DISCONNECT
+        if self.finished or self.server_closed:
+            # Nobody on the thread side serves body demands any more.
+            self.body_done = True
+            return _DISCONNECT
+        try:
+            self.out.put_nowait(_DEMAND)
+            item = await self.body.aget()
+        except ClientDisconnected:
+            self.body_done = True
+            return _DISCONNECT
+        if item is None:  # the input ended early or a read failed
+            self.body_done = True
+            return _DISCONNECT
+        chunk, more = item
+        if not more:
+            self.body_done = True
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    async def send(self, message: Message) -> None:
+        if self.server_closed:
+            raise ClientDisconnected("the WSGI server closed the response")
+        if not isinstance(message, dict):
+            raise TypeError(f"ASGI messages are dicts, got {type(message).__name__}")
+        kind = message.get("type")
+        if kind == "http.response.body":
+            if not self.started:
+                raise RuntimeError("http.response.body sent before http.response.start")
+            if self.finished:
+                return  # B3.7: ignored after the response ended
+            chunk = message.get("body", b"")
+            if type(chunk) is not bytes:
+                if not isinstance(chunk, (bytearray, memoryview)):
+                    raise TypeError(
+                        f"http.response.body 'body' must be bytes, got {type(chunk).__name__}"
+                    )
+                chunk = bytes(chunk)
+            more = bool(message.get("more_body", False))
+            if not more:
+                self.finished = True
+                self._mark_response_done()
+            self.out.put_nowait(("body", chunk, more))
+            if more:
+                await self.out.ajoin()  # B3.6: return once the server took the chunk
+        elif kind == "http.response.start":
+            if self.started:
+                raise RuntimeError("http.response.start sent twice")
+            status = check_asgi_status(message.get("status"))
+            self.headers = decode_asgi_headers(message.get("headers"))
+            self.status = status
+            self.started = True
+        elif kind == "http.response.pathsend":
+            if not self.started:
+                raise RuntimeError("http.response.pathsend sent before http.response.start")
+            if self.finished:
+                raise RuntimeError("http.response.pathsend after the response body")
+            path = message.get("path")
+            if not isinstance(path, str):
+                raise TypeError("http.response.pathsend 'path' must be a str")
+            self.finished = True
+            self._mark_response_done()
+            self.out.put_nowait(("file", path))
+        elif kind == "http.response.trailers":
+            return  # not advertised; accepted and dropped so nothing hangs
+        else:
+            raise ValueError(f"unsupported ASGI message type {kind!r} on an http scope")
+
+    def _abort(self, grace: float | None) -> None:
+        """On the loop: the server closed the response before it was finished."""
+        self.server_closed = True
+        gone = ClientDisconnected("the WSGI server closed the response")
+        self.out.close(gone)
+        self.body.close(gone)
+        self._mark_response_done()
+        task = self.task
+        if task is not None and not task.done():
+            if grace:
+                self.runtime.loop.call_later(grace, task.cancel)
+            else:
+                task.cancel()
+
+    # -- thread side -------------------------------------------------------
+    def next_event(self) -> Any:
+        """The next response event, serving body demands in between."""
+        out = self.out
+        while True:
+            event = out.get()
+            out.task_done()
+            if event is _DEMAND:
+                self._feed_body()
+                continue
+            return event
+
+    def _feed_body(self) -> None:
+        remaining = self.remaining
+        size = self.adapter.chunk_size if remaining is None else min(remaining, self.adapter.chunk_size)
+        try:
+            data = self.environ["wsgi.input"].read(size) if size else b""
+        except Exception as exc:
+            logger.warning("reading wsgi.input failed: %r", exc)
+            self.body.put_nowait(None)
+            return
+        if type(data) is not bytes:
+            data = bytes(data)
+        if remaining is None:
+            self.body.put_nowait((data, bool(data)))
+            return
+        if not data and remaining > 0:  # B2.4: a short input is a disconnect
+            self.body.put_nowait(None)
+            return
+        remaining -= len(data)
+        self.remaining = remaining
+        self.body.put_nowait((data, remaining > 0))
+
+    def respond(self, start_response: StartResponse) -> Iterable[bytes]:
+        event = self.next_event()
+        kind = event[0]
+        if kind == "body":
+            _, chunk, more = event
+            start_response(status_line(self.status), self.headers)
+            if not more:
+                if self.adapter.wait_time is None:
+                    return [chunk] if chunk else []
+                return _ResponseIterator(self, chunk, finished=True)
+            return _ResponseIterator(self, chunk, finished=False)
+        if kind == "file":
+            return self._file_response(event[1], start_response)
+        outcome = event[1]
+        if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
+            logger.error("ASGI app raised before sending a response body", exc_info=outcome)
+            exc_info = (type(outcome), outcome, outcome.__traceback__)
+            return _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
+        if self.started:
+            logger.error("ASGI app returned after http.response.start without a body")
+            start_response(status_line(self.status), self.headers)
+            return []
+        logger.error("ASGI app returned without sending a response")
+        return _plain(start_response, "500 Internal Server Error", _ERROR_BODY)
+
+    def _file_response(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
+        except OSError as exc:
+            logger.error("http.response.pathsend: cannot open %r", path, exc_info=exc)
+            exc_info = (type(exc), exc, exc.__traceback__)
+            return _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
+        start_response(status_line(self.status), self.headers)
+        wrapper = self.environ.get("wsgi.file_wrapper")
+        if wrapper is not None:
+            return wrapper(file, self.adapter.chunk_size)  # type: ignore[no-any-return]
+        return _file_blocks(file, self.adapter.chunk_size)
+
+    def close_from_server(self, finished: bool) -> None:
+        runtime = self.runtime
+        wait_time = self.adapter.wait_time
+        if not finished:
+            runtime.loop.call_soon_threadsafe(self._abort, wait_time)
+            return
+        if wait_time is not None and not self.app_done.wait(wait_time):
+            task = self.task
+            if task is not None:
+                runtime.loop.call_soon_threadsafe(task.cancel)
+
+
+def _file_blocks(file: Any, size: int) -> Iterator[bytes]:
+    with file:
+        while block := file.read(size):
+            yield block
+
+
+class _ResponseIterator:
+    """The iterable handed to the WSGI server for a streaming response."""
+
+    __slots__ = ("_call", "_closed", "_finished", "_first")
+
+    def __init__(self, call: _AsgiCall, first: bytes, *, finished: bool) -> None:
+        self._call = call
+        self._first: bytes | None = first
+        self._finished = finished
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        first = self._first
+        if first is not None:
+            self._first = None
+            if first:
+                return first
+        while not self._finished:
+            event = self._call.next_event()
+            kind = event[0]
+            if kind == "body":
+                _, chunk, more = event
+                if not more:
+                    self._finished = True
+                if chunk:
+                    return chunk
+            elif kind == "done":
+                self._finished = True
+                outcome = event[1]
+                if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
+                    raise outcome  # after the body began: the server aborts the connection
+                logger.error("ASGI app returned before finishing its response body")
+            else:  # pathsend after a body: refused by send(); unreachable
+                raise RuntimeError(f"unexpected response event {kind!r}")
+        raise StopIteration
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._call.close_from_server(self._finished)
+
+
+class AsgiToWsgi:
+    """Serve an ASGI application from a WSGI server.
+
+    ``AsgiToWsgi(asgi_app)`` is a WSGI application. The ASGI app runs on one
+    event loop in a daemon thread that the bridge starts on the first request
+    (and again in a forked child), with the ASGI lifespan protocol honoured.
+
+    :param asgi_app: an ASGI 3 app, or an ASGI 2 (double-callable) app.
+    :param lifespan: ``"auto"`` (default: run it if the app supports it),
+        ``"on"`` (an app that does not support it is an error: every request
+        gets 500) or ``"off"`` (never send lifespan events).
+    :param loop: an asyncio loop to run the app on instead of the bridge's own
+        (a2wsgi's ``loop=``). The bridge never stops or closes a loop passed in.
+    :param wait_time: after a response finished normally, how long the WSGI
+        worker waits for the app to return before its task is cancelled
+        (a2wsgi's ``wait_time``). ``None`` (default): the worker returns at
+        once and background work (Starlette ``BackgroundTasks``) keeps running
+        on the loop. When the server closes a response early, the app is
+        cancelled after this many seconds (``None``: at once).
+    :param chunk_size: the most bytes read from ``wsgi.input`` per ``receive()``
+        (default 64 KiB).
+    :param startup_timeout: seconds the first request waits for lifespan startup.
+    :param shutdown_timeout: seconds :meth:`close` waits for lifespan shutdown.
+    """
+
+    def __init__(
+        self,
+        asgi_app: Any,
+        *,
+        lifespan: str = "auto",
+        loop: asyncio.AbstractEventLoop | None = None,
+        wait_time: float | None = None,
+        chunk_size: int = 65536,
+        startup_timeout: float = 60.0,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        if lifespan not in ("auto", "on", "off"):
+            raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self.app = guarantee_single_callable(asgi_app)
+        self.lifespan = lifespan
+        self.loop = loop
+        self.wait_time = wait_time
+        self.chunk_size = chunk_size
+        self.startup_timeout = startup_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self._runtime: _Runtime | None = None
+        self._lock = threading.Lock()
+        self._lock_pid = os.getpid()
+        self._closed = False
+        ref = weakref.ref(self)
+
+        def _close_at_exit() -> None:
+            adapter = ref()
+            if adapter is not None:
+                adapter.close()
+
+        atexit.register(_close_at_exit)
+
+    def _get_runtime(self) -> _Runtime:
+        runtime = self._runtime
+        pid = os.getpid()
+        if runtime is not None and runtime.pid == pid:
+            return runtime
+        if self._lock_pid != pid:  # a lock held at fork time stays held in the child
+            self._lock = threading.Lock()
+            self._lock_pid = pid
+        with self._lock:
+            runtime = self._runtime
+            if runtime is None or runtime.pid != pid:
+                if self._closed:
+                    raise RuntimeError("this AsgiToWsgi was closed")
+                runtime = _Runtime(self.app, self.lifespan, self.loop)
+                runtime.startup(self.startup_timeout)
+                self._runtime = runtime
+            return runtime
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        runtime = self._get_runtime()
+        if runtime.startup_error is not None:
+            return _plain(
+                start_response,
+                "500 Internal Server Error",
+                b"ASGI lifespan startup failed: " + runtime.startup_error.encode("utf-8", "replace"),
+            )
+        try:
+            length = request_body_length(environ)
+        except RequestRejected as rejected:
+            return _plain(
+                start_response, status_line(rejected.status), rejected.reason.encode() + b"\n"
+            )
+        lifespan = runtime.lifespan
+        scope = build_scope(
+            environ,
+            state=dict(lifespan.state) if lifespan.supported else None,
+            extensions=_EXTENSIONS,
+        )
+        call = _AsgiCall(self, runtime, scope, environ, length)
+        runtime.loop.call_soon_threadsafe(call.start)
+        return call.respond(start_response)
+
+    def close(self) -> None:
+        """Run lifespan shutdown and stop the bridge's loop thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.shutdown(self.shutdown_timeout)
+
+    def __enter__(self) -> AsgiToWsgi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+ASGIMiddleware = AsgiToWsgi
