@@ -64,7 +64,9 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 _ERROR_BODY = b"Internal Server Error"
 
 
-def _plain(start_response: StartResponse, status: str, text: bytes, exc_info: Any = None) -> list[bytes]:
+def _plain(
+    start_response: StartResponse, status: str, text: bytes, exc_info: Any = None
+) -> list[bytes]:
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Length", str(len(text))),
@@ -124,6 +126,13 @@ class _Runtime:
             self.startup_error = f"lifespan startup did not finish within {timeout} s"
             logger.error("ASGI %s", self.startup_error)
 
+    async def _cancel_requests(self) -> None:
+        tasks = [task for task in self.tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
     def shutdown(self, timeout: float) -> None:
         if self.pid != os.getpid():
             return  # the parent's loop: not ours to touch in a forked child
@@ -135,6 +144,14 @@ class _Runtime:
                 logger.error("ASGI lifespan shutdown did not finish within %s s", timeout)
             except Exception:
                 logger.exception("ASGI lifespan shutdown raised")
+        if self.loop.is_running():
+            # In-flight requests: cancel their tasks, whose `finally` tells the
+            # waiting WSGI threads, so no worker waits on a loop that stopped.
+            done = asyncio.run_coroutine_threadsafe(self._cancel_requests(), self.loop)
+            try:
+                done.result(timeout)
+            except (FutureTimeout, Exception):
+                logger.warning("in-flight ASGI requests did not finish within %s s", timeout)
         if self.owns_loop and self.thread is not None:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout)
@@ -302,7 +319,11 @@ class _AsgiCall:
 
     def _feed_body(self) -> None:
         remaining = self.remaining
-        size = self.adapter.chunk_size if remaining is None else min(remaining, self.adapter.chunk_size)
+        size = (
+            self.adapter.chunk_size
+            if remaining is None
+            else min(remaining, self.adapter.chunk_size)
+        )
         try:
             data = self.environ["wsgi.input"].read(size) if size else b""
         except Exception as exc:
@@ -401,8 +422,8 @@ class _ResponseIterator:
             event = self._call.next_event()
             kind = event[0]
             if kind == "body":
-                _, chunk, more = event
-                if not more:
+                chunk: bytes = event[1]
+                if not event[2]:
                     self._finished = True
                 if chunk:
                     return chunk
@@ -463,7 +484,7 @@ class AsgiToWsgi:
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        self.app = guarantee_single_callable(asgi_app)
+        self.app = guarantee_single_callable(asgi_app)  # type: ignore[no-untyped-call]
         self.lifespan = lifespan
         self.loop = loop
         self.wait_time = wait_time
@@ -501,15 +522,14 @@ class AsgiToWsgi:
                 self._runtime = runtime
             return runtime
 
-    def __call__(
-        self, environ: dict[str, Any], start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         runtime = self._get_runtime()
         if runtime.startup_error is not None:
             return _plain(
                 start_response,
                 "500 Internal Server Error",
-                b"ASGI lifespan startup failed: " + runtime.startup_error.encode("utf-8", "replace"),
+                b"ASGI lifespan startup failed: "
+                + runtime.startup_error.encode("utf-8", "replace"),
             )
         try:
             length = request_body_length(environ)

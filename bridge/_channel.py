@@ -45,7 +45,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
-class ChannelClosed(Exception):  # noqa: N818 - reads as a state, like queue.Empty
+class ChannelClosed(Exception):
     """The channel was closed without an error of its own."""
 
 
@@ -67,7 +67,7 @@ class _TrioWaiter:
     __slots__ = ("_event",)
 
     def __init__(self) -> None:
-        import trio
+        import trio  # noqa: PLC0415 - trio is optional; only imported under trio
 
         self._event = trio.Event()
 
@@ -94,7 +94,7 @@ class LoopHandle:
         if loop is not None:
             self.call_soon_threadsafe: Callable[..., Any] = loop.call_soon_threadsafe
         else:
-            import trio
+            import trio  # noqa: PLC0415 - trio is optional; only imported under trio
 
             self._token = trio.lowlevel.current_trio_token()
             self.call_soon_threadsafe = self._token.run_sync_soon
@@ -218,8 +218,7 @@ class Channel(Generic[T]):
                     if len(self._items) < self.capacity:
                         self._items.append(item)
                         self._unfinished += 1
-                        if len(self._items) > self.peak:
-                            self.peak = len(self._items)
+                        self.peak = max(self.peak, len(self._items))
                         break
                     wake = self._wake_consumer_locked()
                     waiter = self._t_producer = threading.Lock()
@@ -314,8 +313,7 @@ class Channel(Generic[T]):
                 if len(self._items) < self.capacity:
                     self._items.append(item)
                     self._unfinished += 1
-                    if len(self._items) > self.peak:
-                        self.peak = len(self._items)
+                    self.peak = max(self.peak, len(self._items))
                     wake = self._wake_consumer_locked()
                     break
                 waiter = self._a_producer = self._handle.new_waiter()

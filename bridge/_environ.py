@@ -54,9 +54,7 @@ def _strip_root(path: str, root: str) -> str | None:
     return None
 
 
-def split_path(
-    path: str, root_path: str, raw_path: bytes | None
-) -> tuple[str, str]:
+def split_path(path: str, root_path: str, raw_path: bytes | None) -> tuple[str, str]:
     """Return ``(SCRIPT_NAME, PATH_INFO)`` as WSGI strings."""
     root = root_path.rstrip("/")
     script_name = _to_wsgi_str(root)

@@ -7,7 +7,7 @@ are how the pure translators tell the adapters that a request must be refused.
 from __future__ import annotations
 
 
-class ClientDisconnected(OSError):  # noqa: N818 - the name users of other bridges know
+class ClientDisconnected(OSError):
     """The other side of the bridge went away.
 
     Raised by ``wsgi.input`` reads when the ASGI client disconnected before the
@@ -18,7 +18,7 @@ class ClientDisconnected(OSError):  # noqa: N818 - the name users of other bridg
     """
 
 
-class RequestRejected(Exception):  # noqa: N818 - a control-flow signal, not a bug
+class RequestRejected(Exception):
     """The request cannot be handed to the app; answer ``status`` instead.
 
     Raised by the pure translators (``bad Content-Length``, too many duplicate

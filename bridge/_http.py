@@ -87,8 +87,7 @@ def check_asgi_status(status: object) -> int:
     """Validate the ``status`` of an ``http.response.start`` message."""
     if type(status) is not int:
         raise TypeError(
-            f"http.response.start 'status' must be an int, got {type(status).__name__}: "
-            f"{status!r}"
+            f"http.response.start 'status' must be an int, got {type(status).__name__}: {status!r}"
         )
     if not 200 <= status <= 599:
         raise ValueError(

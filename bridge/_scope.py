@@ -88,8 +88,7 @@ def headers_of(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
     for key, value in environ.items():
         if (
             key[:5] == "HTTP_"
-            and key != "HTTP_CONTENT_TYPE"
-            and key != "HTTP_CONTENT_LENGTH"
+            and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
             and isinstance(value, str)
         ):
             name = key[5:].replace("_", "-").lower()

@@ -159,9 +159,7 @@ class _WsgiCall:
             finally:
                 exc_info = None  # no reference cycle through the traceback
         elif self.called:
-            raise RuntimeError(
-                "start_response() called a second time without exc_info (PEP 3333)"
-            )
+            raise RuntimeError("start_response() called a second time without exc_info (PEP 3333)")
         self.called = True
         self.status = 0  # an invalid call leaves no usable status behind
         code = parse_status(status)
@@ -224,9 +222,7 @@ class _WsgiCall:
         parts = []
         for chunk in chunks:
             if type(chunk) is not bytes:
-                raise TypeError(
-                    f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)"
-                )
+                raise TypeError(f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)")
             if chunk:
                 parts.append(chunk)
         start = self._start_message()
@@ -242,9 +238,9 @@ class _WsgiCall:
             for part in parts:
                 if self.remaining <= 0:
                     break
-                part = part[: self.remaining]
-                self.remaining -= len(part)
-                kept.append(part)
+                kept_part = part[: self.remaining]
+                self.remaining -= len(kept_part)
+                kept.append(kept_part)
             parts = kept
             if self.remaining:
                 logger.error(
@@ -293,7 +289,7 @@ class _WsgiCall:
         iterable = self.app(self.environ, self.start_response)
         try:
             if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
-                return self._whole_response(iterable)  # type: ignore[arg-type]
+                return self._whole_response(iterable)
             put = self.out.put
             for chunk in iterable:
                 if type(chunk) is not bytes:
@@ -329,9 +325,7 @@ async def _send_plain(send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _receive_loop(
-    receive: Receive, body: Channel[bytes] | None, out: Channel[Any]
-) -> None:
+async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Channel[Any]) -> None:
     """Feed the request body to ``wsgi.input``, then watch for ``http.disconnect``.
 
     Runs only once the app reads the body or the response streams. Body beyond
@@ -497,7 +491,9 @@ class WsgiToAsgi:
             outcome: BaseException | None = None
             async with anyio.create_task_group() as tasks:
                 try:
-                    await _pump(item, out, body_channel, receive, send, tasks)
+                    await _pump(
+                        item, out=out, body=body_channel, receive=receive, send=send, tasks=tasks
+                    )
                 except Exception as exc:
                     outcome = exc
                 tasks.cancel_scope.cancel()
@@ -519,6 +515,7 @@ class WsgiToAsgi:
 
 async def _pump(
     item: Any,
+    *,
     out: Channel[Any],
     body: Channel[bytes] | None,
     receive: Receive,
