@@ -86,10 +86,11 @@ def _host_and_port(host_header: str | None, scheme: str) -> tuple[str, str]:
         if end != -1:
             name, rest = host[: end + 1], host[end + 1 :]
             port = rest[1:] if rest.startswith(":") and rest[1:].isdigit() else default
+            port = port if int(port) else default
             return name, port
     name, sep, port = host.rpartition(":")
     if sep and port.isdigit() and name:
-        return name, port
+        return name, port if int(port) else default  # never "0" (checklist A2.14)
     return host or "localhost", default
 
 

@@ -85,7 +85,7 @@ def status_line(code: int) -> str:
 
 def check_asgi_status(status: object) -> int:
     """Validate the ``status`` of an ``http.response.start`` message."""
-    if type(status) is not int:
+    if not isinstance(status, int) or isinstance(status, bool):
         raise TypeError(
             f"http.response.start 'status' must be an int, got {type(status).__name__}: {status!r}"
         )
@@ -94,7 +94,7 @@ def check_asgi_status(status: object) -> int:
             f"http.response.start status {status} is outside 200..599; "
             "1xx responses cannot cross WSGI's start_response"
         )
-    return status
+    return int(status)  # an IntEnum such as HTTPStatus.CREATED becomes a plain int
 
 
 def encode_wsgi_headers(headers: object) -> list[tuple[bytes, bytes]]:

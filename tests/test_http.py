@@ -1,0 +1,412 @@
+"""bridge._http: status lines and response headers (checklist A4.2-A4.4, B3.3-B3.4, B4.1-B4.2)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge._http import (
+    HOP_BY_HOP,
+    check_asgi_status,
+    decode_asgi_headers,
+    encode_wsgi_headers,
+    parse_status,
+    status_line,
+)
+
+HOP_BY_HOP_NAMES = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+]
+
+TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Field-value characters a header may carry: HTAB, SP, VCHAR and obs-text (0x80-0xFF).
+CLEAN_VALUE_CHARS = (
+    "\t" + "".join(chr(c) for c in range(0x20, 0x7F)) + "".join(chr(c) for c in range(0x80, 0x100))
+)
+CONTROL_CHARS = [chr(c) for c in range(0x00, 0x20) if c != 0x09] + ["\x7f"]
+
+token_names = st.text(alphabet=TOKEN_CHARS, min_size=1, max_size=20).filter(
+    lambda n: n.lower() not in HOP_BY_HOP
+)
+clean_values = st.text(alphabet=CLEAN_VALUE_CHARS, max_size=40)
+
+
+# ---------------------------------------------------------------- parse_status (A4.2)
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("200 OK", 200),
+        ("404 Not Found", 404),
+        ("500 Internal Server Error", 500),
+        ("299 Whatever I Like", 299),
+        ("599 ", 599),  # empty reason phrase
+        ("200 ", 200),
+        ("201 Cr\xe9\xe9", 201),  # latin-1 reason phrase
+        ("302 Found\twith tab", 302),
+    ],
+)
+def test_parse_status_valid(line: str, code: int) -> None:
+    assert parse_status(line) == code
+    assert type(parse_status(line)) is int
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "200",
+        "200OK",
+        " 200 OK",
+        "20 OK",
+        "2000 OK",
+        "200\tOK",
+        "abc OK",
+        "",
+        "OK 200",
+        "\uff12\uff10\uff10 OK",  # full-width digits are not ASCII digits
+        "200 OK\r\nX-Injected: 1",
+        "200 OK\r",
+        "200 OK\n",
+        "200 O\x00K",
+        "200 O\x01K",
+        "200 O\x7fK",
+    ],
+)
+def test_parse_status_rejects_bad_shapes_and_controls(line: str) -> None:
+    with pytest.raises(ValueError):
+        parse_status(line)
+
+
+@pytest.mark.parametrize("line", ["100 Continue", "101 Switching Protocols", "103 Early Hints"])
+def test_parse_status_rejects_informational(line: str) -> None:
+    with pytest.raises(ValueError):
+        parse_status(line)
+
+
+@pytest.mark.parametrize("value", [b"200 OK", 200, None, ["200 OK"], bytearray(b"200 OK")])
+def test_parse_status_rejects_non_str(value: object) -> None:
+    with pytest.raises(TypeError):
+        parse_status(value)
+
+
+@given(st.text(max_size=30))
+def test_parse_status_fuzz_only_raises_value_error(line: str) -> None:
+    try:
+        code = parse_status(line)
+    except ValueError:
+        return
+    assert 200 <= code <= 999
+    assert line[:3] == str(code)
+    assert line[3] == " "
+    assert not any(ch in line for ch in CONTROL_CHARS)
+
+
+# ---------------------------------------------------------------- status_line (B4.1)
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        (200, "200 OK"),
+        (201, "201 Created"),
+        (204, "204 No Content"),
+        (301, "301 Moved Permanently"),
+        (404, "404 Not Found"),
+        (500, "500 Internal Server Error"),
+        (503, "503 Service Unavailable"),
+    ],
+)
+def test_status_line_known(code: int, line: str) -> None:
+    assert status_line(code) == line
+
+
+@pytest.mark.parametrize("status", [s for s in HTTPStatus if 200 <= s.value <= 599])
+def test_status_line_uses_http_status_phrase(status: HTTPStatus) -> None:
+    assert status_line(status.value) == f"{status.value} {status.phrase}"
+
+
+@pytest.mark.parametrize("code", [299, 599, 520, 342, 222])
+def test_status_line_unknown(code: int) -> None:
+    assert code not in {s.value for s in HTTPStatus}
+    assert status_line(code) == f"{code} Unknown"
+
+
+@given(st.integers(min_value=200, max_value=599))
+def test_status_round_trip(code: int) -> None:
+    line = status_line(code)
+    assert line.startswith(f"{code} ")
+    assert parse_status(line) == code
+
+
+# ---------------------------------------------------------------- check_asgi_status (B3.3)
+
+
+@pytest.mark.parametrize("status", [200, 204, 404, 599])
+def test_check_asgi_status_accepts_int_in_range(status: int) -> None:
+    assert check_asgi_status(status) == status
+
+
+def test_check_asgi_status_accepts_int_enum() -> None:
+    # HTTPStatus members are ints (Starlette puts a user's `status_code` into the
+    # message unchanged); only bool is excluded among int subclasses (B3.3).
+    assert check_asgi_status(HTTPStatus.CREATED) == 201
+    assert status_line(check_asgi_status(HTTPStatus.NOT_FOUND)) == "404 Not Found"
+
+
+@pytest.mark.parametrize("status", [True, False, "200", 200.0, None, b"200"])
+def test_check_asgi_status_rejects_non_int(status: object) -> None:
+    with pytest.raises(TypeError):
+        check_asgi_status(status)
+
+
+@pytest.mark.parametrize("status", [100, 101, 103, 199, 600, 0, -200, 1000])
+def test_check_asgi_status_rejects_out_of_range(status: int) -> None:
+    with pytest.raises(ValueError):
+        check_asgi_status(status)
+
+
+# ---------------------------------------------------------------- encode_wsgi_headers (A4.3-A4.4)
+
+
+def test_encode_lowercases_names_and_keeps_order() -> None:
+    headers = [("Content-Type", "text/plain"), ("X-Thing", "A"), ("x-thing", "B")]
+    assert encode_wsgi_headers(headers) == [
+        (b"content-type", b"text/plain"),
+        (b"x-thing", b"A"),
+        (b"x-thing", b"B"),
+    ]
+
+
+def test_encode_empty_list() -> None:
+    assert encode_wsgi_headers([]) == []
+
+
+def test_encode_latin1_value() -> None:
+    assert encode_wsgi_headers([("X-Name", "café")]) == [(b"x-name", b"caf\xe9")]
+    assert encode_wsgi_headers([("X-Obs", "\x80\xff")]) == [(b"x-obs", b"\x80\xff")]
+
+
+@pytest.mark.parametrize("value", ["\u0100", "caf\u00e9\u0100", "snow \u2603", "\U0001f600"])
+def test_encode_rejects_code_points_above_latin1(value: str) -> None:
+    with pytest.raises(ValueError):
+        encode_wsgi_headers([("X-Name", value)])
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARS)
+def test_encode_rejects_control_characters_in_values(char: str) -> None:
+    with pytest.raises(ValueError):
+        encode_wsgi_headers([("X-Name", f"a{char}b")])
+
+
+def test_encode_rejects_crlf_injection() -> None:
+    with pytest.raises(ValueError):
+        encode_wsgi_headers([("Location", "/x\r\nSet-Cookie: evil=1")])
+
+
+def test_encode_allows_htab_and_space_in_values() -> None:
+    assert encode_wsgi_headers([("X-Name", "a\tb c")]) == [(b"x-name", b"a\tb c")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "Bad Name", "X:Y", ":status", "X-Name\r\n", "caf\xe9", "a\tb", "(x)", "a/b", "x\x00"],
+)
+def test_encode_rejects_non_token_names(name: str) -> None:
+    with pytest.raises(ValueError):
+        encode_wsgi_headers([(name, "v")])
+
+
+@pytest.mark.parametrize("name", HOP_BY_HOP_NAMES)
+def test_encode_drops_hop_by_hop(name: str) -> None:
+    headers = [("X-Before", "1"), (name, "value"), (name.title(), "value"), ("X-After", "2")]
+    assert encode_wsgi_headers(headers) == [(b"x-before", b"1"), (b"x-after", b"2")]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (("Content-Type", "text/plain"),),  # a tuple, not a list
+        {"Content-Type": "text/plain"},
+        None,
+        "Content-Type: text/plain",
+        iter([("Content-Type", "text/plain")]),
+    ],
+)
+def test_encode_rejects_non_list(headers: object) -> None:
+    with pytest.raises(TypeError):
+        encode_wsgi_headers(headers)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        ["Content-Type", "text/plain"],  # a list, not a tuple
+        ("Content-Type",),
+        ("Content-Type", "text/plain", "extra"),
+        "Content-Type",
+        (b"Content-Type", "text/plain"),
+        ("Content-Type", b"text/plain"),
+        ("Content-Length", 5),
+        (None, "x"),
+    ],
+)
+def test_encode_rejects_bad_items(item: object) -> None:
+    with pytest.raises(TypeError):
+        encode_wsgi_headers([item])
+
+
+# ---------------------------------------------------------------- decode_asgi_headers (B3.4, B4.2)
+
+
+def test_decode_bytes_pairs() -> None:
+    headers = [(b"content-type", b"text/plain"), [b"x-a", b"caf\xe9"], (b"x-a", b"2")]
+    assert decode_asgi_headers(headers) == [
+        ("content-type", "text/plain"),
+        ("x-a", "café"),
+        ("x-a", "2"),
+    ]
+    for name, value in decode_asgi_headers(headers):
+        assert type(name) is str
+        assert type(value) is str
+
+
+def test_decode_accepts_bytearray() -> None:
+    assert decode_asgi_headers([(bytearray(b"x-a"), bytearray(b"1"))]) == [("x-a", "1")]
+    assert decode_asgi_headers([(b"x-a", bytearray(b"1"))]) == [("x-a", "1")]
+
+
+def test_decode_none_and_empty() -> None:
+    assert decode_asgi_headers(None) == []
+    assert decode_asgi_headers([]) == []
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        ("x-a", "1"),
+        (b"x-a", "1"),
+        ("x-a", b"1"),
+        (b"x-a", 1),
+        (b"x-a",),
+        (b"x-a", b"1", b"2"),
+        b"x-a",
+        None,
+    ],
+)
+def test_decode_rejects_non_bytes(item: object) -> None:
+    with pytest.raises(TypeError):
+        decode_asgi_headers([item])
+
+
+@pytest.mark.parametrize("headers", [5, object()])
+def test_decode_rejects_non_iterable(headers: object) -> None:
+    with pytest.raises(TypeError):
+        decode_asgi_headers(headers)
+
+
+@pytest.mark.parametrize("char", [b"\r", b"\n", b"\x00", b"\r\n"])
+def test_decode_rejects_crlf_nul_in_value(char: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_asgi_headers([(b"x-a", b"a" + char + b"b")])
+
+
+@pytest.mark.parametrize("char", [b"\r", b"\n", b"\x00", b" ", b":"])
+def test_decode_rejects_bad_name(char: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_asgi_headers([(b"x-a" + char + b"b", b"1")])
+
+
+@pytest.mark.parametrize("name", [b":status", b":path", b""])
+def test_decode_rejects_pseudo_and_empty_names(name: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_asgi_headers([(name, b"200")])
+
+
+@pytest.mark.parametrize("name", HOP_BY_HOP_NAMES)
+def test_decode_drops_hop_by_hop(name: str) -> None:
+    raw = name.encode("ascii")
+    headers = [(b"x-before", b"1"), (raw, b"v"), (raw.upper(), b"v"), (b"x-after", b"2")]
+    decoded = decode_asgi_headers(headers)
+    assert [(n.lower(), v) for n, v in decoded] == [("x-before", "1"), ("x-after", "2")]
+
+
+# ---------------------------------------------------------------- properties
+
+
+@given(st.lists(st.tuples(token_names, clean_values), max_size=10))
+def test_encode_then_decode_round_trip(headers: list[tuple[str, str]]) -> None:
+    encoded = encode_wsgi_headers(headers)
+    assert all(type(n) is bytes and type(v) is bytes for n, v in encoded)
+    assert [n for n, _ in encoded] == [n.lower().encode("ascii") for n, _ in headers]
+    assert decode_asgi_headers(encoded) == [(n.lower(), v) for n, v in headers]
+
+
+@given(st.lists(st.tuples(st.sampled_from(HOP_BY_HOP_NAMES), clean_values), max_size=5))
+def test_encode_never_forwards_hop_by_hop(headers: list[tuple[str, str]]) -> None:
+    mixed = [(n.upper(), v) for n, v in headers]
+    assert encode_wsgi_headers(headers) == []
+    assert encode_wsgi_headers(mixed) == []
+
+
+anything = st.one_of(
+    st.text(max_size=10),
+    st.binary(max_size=10),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True),
+)
+wsgi_header_items = st.one_of(
+    st.tuples(st.text(max_size=12), st.text(max_size=12)),
+    st.tuples(anything, anything),
+    st.lists(anything, max_size=3),
+    anything,
+)
+asgi_header_items = st.one_of(
+    st.tuples(st.binary(max_size=12), st.binary(max_size=12)),
+    st.lists(st.binary(max_size=12), max_size=3),
+    st.tuples(anything, anything),
+    anything,
+)
+
+
+@given(st.one_of(st.lists(wsgi_header_items, max_size=5), anything))
+def test_encode_fuzz_only_type_or_value_errors(headers: object) -> None:
+    try:
+        out = encode_wsgi_headers(headers)
+    except (TypeError, ValueError):
+        return
+    for name, value in out:
+        assert type(name) is bytes
+        assert type(value) is bytes
+        assert name == name.lower()
+        assert b"\r" not in value
+        assert b"\n" not in value
+        assert b"\x00" not in value
+        assert name.decode("ascii").lower() not in HOP_BY_HOP
+
+
+@given(st.one_of(st.lists(asgi_header_items, max_size=5), anything))
+def test_decode_fuzz_only_type_or_value_errors(headers: object) -> None:
+    try:
+        out = decode_asgi_headers(headers)
+    except (TypeError, ValueError):
+        return
+    for name, value in out:
+        assert type(name) is str
+        assert type(value) is str
+        assert all(ord(c) <= 0xFF for c in name + value)
+        assert not any(c in value for c in "\r\n\x00")
+        assert not name.startswith(":")
+        assert name.lower() not in HOP_BY_HOP
