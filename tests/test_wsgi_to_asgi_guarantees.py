@@ -1,0 +1,591 @@
+"""WsgiToAsgi driven in-process as an ASGI app, under asyncio and trio.
+
+Each test names the checklist items (section A) it shows. Every wait is bounded:
+`anyio.fail_after` around the ASGI call, `Event.wait(timeout)` on the thread side.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from bridge import ClientDisconnected, WSGIMiddleware, WsgiToAsgi
+
+pytestmark = pytest.mark.anyio
+
+Message = dict[str, Any]
+TIMEOUT = 10
+
+
+def make_scope(**overrides: Any) -> dict[str, Any]:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"example.org")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    scope.update(overrides)
+    return scope
+
+
+class Client:
+    """A scripted ASGI server side: feeds `receive`, records `send`."""
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes] = (),
+        *,
+        disconnect_after_body: bool = False,
+        send_hook: Callable[[Message], Awaitable[None]] | None = None,
+    ) -> None:
+        chunk_list = list(chunks)
+        self.incoming: list[Message] = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunk_list) - 1}
+            for i, c in enumerate(chunk_list)
+        ] or [{"type": "http.request", "body": b"", "more_body": False}]
+        if disconnect_after_body:
+            self.incoming[-1]["more_body"] = True
+            self.incoming.append({"type": "http.disconnect"})
+        self.receive_calls = 0
+        self.sent: list[Message] = []
+        self.send_hook = send_hook
+        self.disconnect = anyio.Event()
+
+    async def receive(self) -> Message:
+        self.receive_calls += 1
+        if self.incoming:
+            return self.incoming.pop(0)
+        await self.disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if self.send_hook is not None:
+            await self.send_hook(message)
+        self.sent.append(message)
+
+    @property
+    def status(self) -> int:
+        assert self.sent and self.sent[0]["type"] == "http.response.start"
+        return int(self.sent[0]["status"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent[1:])
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.sent) and self.sent[-1].get("more_body") is False
+
+
+async def call(app: Any, client: Client, **scope: Any) -> None:
+    with anyio.fail_after(TIMEOUT):
+        await app(make_scope(**scope), client.receive, client.send)
+
+
+class Closing:
+    """An iterable that records `close()` calls and the thread they ran on."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.closed: list[int] = []
+        self.closed_event = threading.Event()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks
+
+    def close(self) -> None:
+        self.closed.append(threading.get_ident())
+        self.closed_event.set()
+
+
+class Boom(Exception):
+    """A subclass, so that weak references to it are possible."""
+
+
+def ok_headers() -> list[tuple[str, str]]:
+    return [("Content-Type", "text/plain")]
+
+
+async def test_alias_and_one_call_per_request_with_a_plain_dict_environ() -> None:
+    """A1.1, A1.5: a new plain dict per request; asgi.scope is the server's scope, untouched."""
+    seen: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ)
+        start_response("200 OK", ok_headers())
+        return [b"hi"]
+
+    assert WSGIMiddleware is WsgiToAsgi
+    bridged = WsgiToAsgi(app)
+    scope = make_scope()
+    snapshot = dict(scope)
+    client = Client()
+    with anyio.fail_after(TIMEOUT):
+        await bridged(scope, client.receive, client.send)
+    await call(bridged, Client())
+    assert len(seen) == 2 and seen[0] is not seen[1]
+    assert type(seen[0]) is dict
+    assert seen[0]["asgi.scope"] is scope and scope == snapshot
+    assert seen[0]["wsgi.input_terminated"] is True
+
+
+async def test_list_response_is_one_batch_with_content_length() -> None:
+    """A5.5, A6.1, A6.2: one start (lowercase names), then the body ending in more_body=False."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Caf", "café")])
+        return [b"hello"]
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    start = client.sent[0]
+    assert start["status"] == 200
+    assert (b"content-type", b"text/plain") in start["headers"]
+    assert (b"x-caf", "café".encode("latin-1")) in start["headers"]
+    assert (b"content-length", b"5") in start["headers"]
+    assert client.sent[1:] == [{"type": "http.response.body", "body": b"hello", "more_body": False}]
+
+
+async def test_exc_info_replaces_headers_before_anything_was_sent() -> None:
+    """A4.6, A4.8, A5.3: an empty first chunk does not commit; the client sees only the 500."""
+    refs: list[weakref.ref[BaseException]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", ok_headers())
+        yield b""
+        try:
+            raise Boom("boom")
+        except Boom as exc:
+            refs.append(weakref.ref(exc))
+            start_response("500 Internal Server Error", ok_headers(), sys.exc_info())
+        yield b"error page"
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert client.status == 500
+    assert client.body == b"error page" and client.complete
+    assert [m["type"] for m in client.sent].count("http.response.start") == 1
+    import gc
+
+    gc.collect()
+    assert refs and refs[0]() is None
+
+
+BAD_START_RESPONSE_CALLS = {
+    "no space": ("200", [("Content-Type", "text/plain")]),
+    "no reason separator": ("200OK", [("Content-Type", "text/plain")]),
+    "crlf in status": ("200 OK\r\nX: y", [("Content-Type", "text/plain")]),
+    "1xx status": ("101 Switching Protocols", []),
+    "crlf in header value": ("200 OK", [("X-A", "a\r\nb")]),
+    "nul in header value": ("200 OK", [("X-A", "a\x00")]),
+    "not latin-1": ("200 OK", [("X-A", "\u0100")]),
+    "non-token name": ("200 OK", [("X A", "v")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_START_RESPONSE_CALLS))
+async def test_bad_start_response_raises_inside_the_app_and_a_retry_needs_exc_info(
+    case: str,
+) -> None:
+    """A4.2, A4.3, A4.5: raised at call time; calling again requires exc_info."""
+    status, headers = BAD_START_RESPONSE_CALLS[case]
+    errors: list[type[BaseException]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        try:
+            start_response(status, headers)
+        except ValueError as exc:
+            errors.append(type(exc))
+            try:
+                start_response("200 OK", ok_headers())
+            except RuntimeError as second:
+                errors.append(type(second))
+            start_response("400 Bad Request", ok_headers(), sys.exc_info())
+        return [b"refused"]
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert errors == [ValueError, RuntimeError]
+    assert client.status == 400 and client.body == b"refused"
+
+
+async def test_hop_by_hop_headers_are_dropped_and_write_is_returned() -> None:
+    """A4.1, A4.4."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Connection", "close"), ("X-Ok", "1")])
+        assert callable(write)
+        return [b"done"]
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    names = [name for name, _ in client.sent[0]["headers"]]
+    assert b"connection" not in names and b"x-ok" in names
+
+
+async def test_exc_info_after_headers_were_sent_reraises() -> None:
+    """A4.7."""
+    outcome: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", ok_headers())
+        yield b"part"
+        try:
+            raise KeyError("late")
+        except KeyError:
+            try:
+                start_response("500 Error", ok_headers(), sys.exc_info())
+            except KeyError:
+                outcome.append("re-raised")
+                raise
+
+    client = Client()
+    with pytest.raises(KeyError):
+        await call(WsgiToAsgi(app), client)
+    assert outcome == ["re-raised"]
+    assert client.status == 200 and not client.complete  # A6.4: no final more_body=False
+
+
+async def test_error_before_headers_propagates_and_sends_nothing() -> None:
+    """A6.3."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise ZeroDivisionError
+
+    client = Client()
+    with pytest.raises(ZeroDivisionError):
+        await call(WsgiToAsgi(app), client)
+    assert client.sent == []
+
+
+async def test_str_chunk_is_refused_and_close_still_runs() -> None:
+    """A5.2, A5.4."""
+    body = Closing(iter(["text"]))  # type: ignore[list-item]
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", ok_headers())
+        return body
+
+    with pytest.raises(TypeError, match="not bytes"):
+        await call(WsgiToAsgi(app), Client())
+    assert len(body.closed) == 1
+
+
+async def test_close_exactly_once_on_the_worker_thread_after_success() -> None:
+    """A5.4: close() runs once, on the thread that ran the app."""
+    app_threads: list[int] = []
+    body = Closing(iter([b"a", b"b"]))
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        app_threads.append(threading.get_ident())
+        start_response("200 OK", ok_headers())
+        return body
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert client.body == b"ab" and client.complete
+    assert body.closed == app_threads
+    assert app_threads[0] != threading.get_ident()
+
+
+async def test_content_length_cut_off_stops_iteration() -> None:
+    """A5.6: never more than the declared length; iteration stops; close() runs."""
+    produced: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(100):
+            produced.append(i)
+            yield b"0123456789"
+
+    body = Closing(chunks())
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", [("Content-Length", "15")])
+        return body
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert client.body == b"012345678901234" and client.complete
+    assert len(produced) == 2 and len(body.closed) == 1
+
+
+async def test_send_raising_oserror_stops_and_closes() -> None:
+    """A6.5: the call ends, close() runs, send is not called again."""
+    calls = 0
+
+    async def hook(message: Message) -> None:
+        nonlocal calls
+        calls += 1
+        if calls >= 2:
+            raise OSError("client gone")
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            yield b"x" * 100
+
+    body = Closing(endless())
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", ok_headers())
+        return body
+
+    await call(WsgiToAsgi(app), Client(send_hook=hook))
+    assert body.closed_event.wait(TIMEOUT)
+    assert calls == 2
+
+
+async def test_disconnect_while_streaming_closes_an_endless_generator() -> None:
+    """A6.6: servers whose send silently drops data: http.disconnect stops the app."""
+    sends = 0
+    client: Client
+
+    async def hook(message: Message) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 3:
+            client.disconnect.set()
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            yield b"tick"
+
+    body = Closing(endless())
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", ok_headers())
+        return body
+
+    client = Client(send_hook=hook)
+    client.incoming = []  # no body: only the disconnect will ever arrive
+    await call(WsgiToAsgi(app), client)
+    assert body.closed_event.wait(TIMEOUT)
+    assert not client.complete
+
+
+async def test_cancelling_the_asgi_task_closes_the_iterable() -> None:
+    """A6.7: a cancelled ASGI call wakes the worker and close() runs."""
+    first_sent = anyio.Event()
+
+    async def hook(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            first_sent.set()
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            yield b"x"
+
+    body = Closing(endless())
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", ok_headers())
+        return body
+
+    client = Client(send_hook=hook)
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(WsgiToAsgi(app), make_scope(), client.receive, client.send)
+            await first_sent.wait()
+            tasks.cancel_scope.cancel()
+    assert body.closed_event.wait(TIMEOUT)
+
+
+async def test_backpressure_bounds_how_far_the_app_runs_ahead() -> None:
+    """A5.7: an endless generator never gets more than send_queue_size chunks ahead."""
+    produced = 0
+    max_lead = 0
+    sent_bodies = 0
+    client: Client
+
+    async def hook(message: Message) -> None:
+        nonlocal sent_bodies, max_lead
+        if message["type"] == "http.response.body":
+            sent_bodies += 1
+            max_lead = max(max_lead, produced - sent_bodies)
+            await anyio.sleep(0)  # a slow client: yield to the loop every chunk
+            if sent_bodies == 200:
+                client.disconnect.set()
+
+    def endless() -> Iterator[bytes]:
+        nonlocal produced
+        while True:
+            produced += 1
+            yield b"chunk"
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", ok_headers())
+        return endless()
+
+    client = Client(send_hook=hook)
+    client.incoming = []
+    await call(WsgiToAsgi(app, send_queue_size=2), client)
+    assert sent_bodies >= 200
+    assert max_lead <= 2 + 2  # the queue, plus the chunk in hand and the one being sent
+
+
+async def test_write_goes_first_and_returns_after_its_send() -> None:
+    """A4.9, A4.10: write() sends headers, precedes iterable data, and waits for its send."""
+    sent_before_write_returned: list[int] = []
+    client: Client
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", ok_headers())
+        write(b"first,")
+        sent_before_write_returned.append(len(client.sent))
+        with pytest.raises(TypeError):
+            write("text")  # type: ignore[arg-type]
+        return [b"second"]
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert sent_before_write_returned == [2]  # start + the written chunk were sent
+    assert client.body == b"first,second" and client.complete
+
+
+async def test_body_is_read_lazily_and_streams_across_messages() -> None:
+    """A3.5, A3.6, A2.19: nothing received before the first read; chunked body read whole."""
+    receive_calls_at_entry: list[int] = []
+    client = Client([b"line one\nline ", b"two\n", b"tail"])
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        receive_calls_at_entry.append(client.receive_calls)
+        stream = environ["wsgi.input"]
+        lines = [stream.readline(), stream.readline()]
+        rest = stream.read()
+        start_response("200 OK", ok_headers())
+        return [b"|".join([*lines, rest])]
+
+    await call(
+        WsgiToAsgi(app),
+        client,
+        method="POST",
+        headers=[(b"transfer-encoding", b"chunked")],
+    )
+    assert receive_calls_at_entry == [0]
+    assert client.body == b"line one\n|line two\n|tail"
+
+
+async def test_request_without_body_never_calls_receive_before_responding() -> None:
+    """A request with no body costs no receive() at all for a one-batch response."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        assert environ["wsgi.input"].read() == b""
+        start_response("204 No Content", [])
+        return []
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert client.receive_calls == 0
+    assert client.status == 204 and client.complete
+
+
+async def test_disconnect_mid_upload_raises_oserror_not_eof() -> None:
+    """A3.7."""
+    outcome: list[object] = []
+    finished = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        try:
+            outcome.append(environ["wsgi.input"].read())
+        except OSError as exc:
+            outcome.append(exc)
+        finally:
+            finished.set()
+        start_response("200 OK", ok_headers())
+        return [b"ignored"]
+
+    client = Client([b"partial"], disconnect_after_body=True)
+    await call(WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"100")])
+    # The ASGI call ends as soon as the client is gone (A6.5); the app finishes after.
+    assert finished.wait(TIMEOUT)
+    assert len(outcome) == 1 and isinstance(outcome[0], ClientDisconnected)
+    assert client.sent == []  # nothing goes to a client that left
+
+
+async def test_conflicting_content_length_is_a_400_without_calling_the_app() -> None:
+    """A2.8, A2.13."""
+    called = False
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        nonlocal called
+        called = True
+        return []
+
+    for headers in (
+        [(b"content-length", b"5"), (b"content-length", b"6")],
+        [(b"x-many", b"v")] * 4,
+    ):
+        client = Client()
+        await call(WsgiToAsgi(app, duplicate_header_limit=3), client, headers=headers)
+        assert client.status == 400 and client.complete
+    assert not called
+
+
+async def test_lifespan_websocket_and_unknown_scopes() -> None:
+    """A1.2-A1.4."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise AssertionError("the WSGI app must not be called")
+
+    bridged = WsgiToAsgi(app)
+    queue = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return queue.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(TIMEOUT):
+        await bridged({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    kinds = [m["type"] for m in sent]
+    assert kinds == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+    sent.clear()
+    queue[:] = [{"type": "websocket.connect"}]
+    with anyio.fail_after(TIMEOUT):
+        await bridged(make_scope(type="websocket"), receive, send)
+    assert [m["type"] for m in sent] == ["websocket.close"]
+
+    with pytest.raises(ValueError, match="scope type"):
+        await bridged({"type": "mystery"}, receive, send)
+
+
+async def test_workers_run_requests_in_parallel_with_the_tasks_contextvars() -> None:
+    """A5.8: four requests meet at a barrier only if they run at once; contextvars flow in."""
+    barrier = threading.Barrier(4, timeout=TIMEOUT)
+    request_id: contextvars.ContextVar[int] = contextvars.ContextVar("request_id")
+    seen: list[tuple[int, bool]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        barrier.wait()
+        seen.append((request_id.get(), environ["wsgi.multithread"]))
+        start_response("200 OK", ok_headers())
+        return [b"ok"]
+
+    bridged = WsgiToAsgi(app, workers=4)
+
+    async def one(number: int) -> None:
+        request_id.set(number)
+        await call(bridged, Client())
+
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as tasks:
+            for number in range(4):
+                tasks.start_soon(one, number)
+    assert sorted(seen) == [(0, True), (1, True), (2, True), (3, True)]
