@@ -182,7 +182,8 @@ class _AsgiCall:
         self.status = 200
         self.headers: list[tuple[str, str]] = []
         self.finished = False  # the app sent its last body (or a pathsend)
-        self.body_done = length == 0
+        self.has_body = length != 0
+        self.body_done = False  # the last http.request (or a disconnect) was returned
         self.server_closed = False
         self.response_done: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
@@ -226,9 +227,12 @@ class _AsgiCall:
                 await self.response_done
             return _DISCONNECT
         if self.finished or self.server_closed:
-            # Nobody on the thread side serves body demands any more.
+            # The response is over: nobody on the thread side serves body demands.
             self.body_done = True
             return _DISCONNECT
+        if not self.has_body:
+            self.body_done = True
+            return {"type": "http.request", "body": b"", "more_body": False}
         try:
             self.out.put_nowait(_DEMAND)
             item = await self.body.aget()
@@ -300,10 +304,12 @@ class _AsgiCall:
         self._mark_response_done()
         task = self.task
         if task is not None and not task.done():
+            # call_soon, not cancel(): the app first gets one step to see its
+            # pending send raise ClientDisconnected (or receive a disconnect).
             if grace:
                 self.runtime.loop.call_later(grace, task.cancel)
             else:
-                task.cancel()
+                self.runtime.loop.call_soon(task.cancel)
 
     # -- thread side -------------------------------------------------------
     def next_event(self) -> Any:
