@@ -1,0 +1,252 @@
+"""Both bridges on real servers over 127.0.0.1 (issue 2 item 9, issue 3 item 9).
+
+Each server runs in its own process group on a free port, is asked real HTTP
+questions with httpx or a raw socket, and is stopped by its PID. Apps live in
+tests/real_apps.py; they leave marker files in MARKER_DIR for what only the
+server process can see (a generator closed, lifespan ran, a background task).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+COMMANDS = {
+    "uvicorn": lambda p: [
+        PY,
+        "-m",
+        "uvicorn",
+        "real_apps:flask_asgi",
+        "--port",
+        str(p),
+        "--log-level",
+        "warning",
+    ],
+    "hypercorn-trio": lambda p: [
+        PY,
+        "-m",
+        "hypercorn",
+        "-k",
+        "trio",
+        "-b",
+        f"127.0.0.1:{p}",
+        "real_apps:flask_asgi",
+    ],
+    "hypercorn-asyncio": lambda p: [
+        PY,
+        "-m",
+        "hypercorn",
+        "-k",
+        "asyncio",
+        "-b",
+        f"127.0.0.1:{p}",
+        "real_apps:flask_asgi",
+    ],
+    "gunicorn-gthread": lambda p: [
+        PY,
+        "-m",
+        "gunicorn",
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "-b",
+        f"127.0.0.1:{p}",
+        "real_apps:fastapi_wsgi",
+    ],
+    "gunicorn-preload": lambda p: [
+        PY,
+        "-m",
+        "gunicorn",
+        "--preload",
+        "-w",
+        "2",
+        "-k",
+        "gthread",
+        "--threads",
+        "2",
+        "-b",
+        f"127.0.0.1:{p}",
+        "real_apps:fastapi_wsgi",
+    ],
+    "waitress": lambda p: [
+        PY,
+        "-m",
+        "waitress",
+        f"--listen=127.0.0.1:{p}",
+        "real_apps:fastapi_wsgi",
+    ],
+    "wsgiref": lambda p: [PY, str(TESTS / "wsgiref_server.py"), str(p), "real_apps:fastapi_wsgi"],
+}
+
+
+class Server:
+    def __init__(self, name: str, markers: Path) -> None:
+        self.name = name
+        self.markers = markers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}", "MARKER_DIR": str(markers)}
+        self.log = markers / "server.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                COMMANDS[name](self.port),
+                cwd=TESTS,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{name} exited early:\n{self.log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail(f"{name} did not listen within 30 s:\n{self.log.read_text()}")
+                time.sleep(0.05)  # polling for the port, bounded by the deadline
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+        return self.proc.returncode
+
+    def wait_for_marker(self, name: str, timeout: float = 15) -> list[Path]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = sorted(self.markers.glob(f"{name}.*"))
+            if found:
+                return found
+            time.sleep(0.05)  # polling a file the server writes, bounded by the deadline
+        return []
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    running = Server(request.param, tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def upload(total: int, piece: int = 65536) -> Iterator[bytes]:
+    """A deterministic body, sent without Content-Length (chunked)."""
+    block = hashlib.sha256(b"seed").digest() * (piece // 32)
+    sent = 0
+    while sent < total:
+        part = block[: min(piece, total - sent)]
+        sent += len(part)
+        yield part
+
+
+def digest(total: int) -> str:
+    return hashlib.sha256(b"".join(upload(total))).hexdigest()
+
+
+ASGI_SERVERS = ["uvicorn", "hypercorn-trio", "hypercorn-asyncio"]
+WSGI_SERVERS = ["gunicorn-gthread", "gunicorn-preload", "waitress", "wsgiref"]
+
+
+@pytest.mark.parametrize("server", ASGI_SERVERS, indirect=True)
+def test_flask_through_wsgi_to_asgi(server: Server) -> None:
+    size = 10 * 1024 * 1024
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert client.get("/").text == "hello from flask"
+        streamed = client.post("/echo", content=upload(size))  # chunked, no Content-Length
+        assert streamed.json() == {"length": size, "sha256": digest(size)}
+        whole = b"".join(upload(1024 * 1024))
+        sized = client.post("/echo", content=whole)
+        assert sized.json() == {"length": len(whole), "sha256": hashlib.sha256(whole).hexdigest()}
+        stream = client.get("/stream")
+        assert stream.text == "".join(f"chunk {i}\n" for i in range(50))
+        headers = client.get(
+            "/headers?q=%C3%A9&x=1",
+            headers=[("X-Multi", "a"), ("X-Multi", "b"), ("Cookie", "a=1")],
+        ).json()
+        assert headers == {
+            "path": "/headers",
+            "query": "q=%C3%A9&x=1",
+            "x_multi": "a,b",
+            "cookie": "a=1",
+        }
+
+
+@pytest.mark.parametrize("server", ASGI_SERVERS, indirect=True)
+def test_client_disconnect_mid_stream_closes_the_flask_generator(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: test\r\n\r\n")
+        received = 0
+        while received < 256 * 1024:
+            data = sock.recv(65536)
+            assert data, "the server closed the stream before the client did"
+            received += len(data)
+    assert server.wait_for_marker("endless-closed"), server.log.read_text()
+
+
+@pytest.mark.parametrize("server", WSGI_SERVERS, indirect=True)
+def test_fastapi_through_asgi_to_wsgi(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        pids = set()
+        for _ in range(6):
+            hello = client.get("/", headers={"Connection": "close"}).json()
+            assert hello["lifespan_pid"] == hello["pid"]  # startup ran in this very process
+            pids.add(hello["pid"])
+        assert all(server.markers.glob(f"startup.{pid}") for pid in pids)
+        whole = b"".join(upload(3 * 1024 * 1024))
+        echoed = client.post("/echo", content=whole).json()
+        assert echoed == {"length": len(whole), "sha256": hashlib.sha256(whole).hexdigest()}
+        if server.name != "wsgiref":  # wsgiref cannot read chunked request bodies at all
+            size = 2 * 1024 * 1024
+            chunked = client.post("/echo", content=upload(size)).json()
+            assert chunked == {"length": size, "sha256": digest(size)}
+        uploaded = client.post("/upload", files={"file": ("data.bin", whole[:500_000])}).json()
+        assert uploaded == {
+            "name": "data.bin",
+            "length": 500_000,
+            "sha256": hashlib.sha256(whole[:500_000]).hexdigest(),
+        }
+        stream = client.get("/stream")
+        assert stream.text == "".join(f"event {i}\n" for i in range(50))
+        assert client.get("/background").json() == {"scheduled": "yes"}
+    assert server.wait_for_marker("background")
+
+
+@pytest.mark.parametrize("server", ["gunicorn-gthread", "wsgiref"], indirect=True)
+def test_lifespan_shutdown_runs_when_the_server_stops(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert client.get("/").status_code == 200
+    server.stop()
+    assert server.wait_for_marker("shutdown", timeout=5), server.log.read_text()
