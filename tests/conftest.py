@@ -7,6 +7,7 @@ Profiles: ``ci`` (default; a few hundred examples, no deadline) and
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,7 +29,14 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every ``@pytest.mark.anyio`` test runs under asyncio and under trio."""
-    return str(request.param)
+BACKENDS: list[Any] = [
+    pytest.param("asyncio", id="asyncio"),
+    pytest.param("trio", id="trio"),
+    pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    """Every ``@pytest.mark.anyio`` test runs under asyncio, trio and uvloop."""
+    return request.param

@@ -589,3 +589,24 @@ async def test_workers_run_requests_in_parallel_with_the_tasks_contextvars() -> 
             for number in range(4):
                 tasks.start_soon(one, number)
     assert sorted(seen) == [(0, True), (1, True), (2, True), (3, True)]
+
+
+async def test_each_backend_is_really_in_use(anyio_backend: Any) -> None:
+    """The suite's three backends are what they say: asyncio, trio and uvloop."""
+    import asyncio
+
+    running = asyncio._get_running_loop()
+    if anyio_backend == "trio":
+        assert running is None
+    elif isinstance(anyio_backend, tuple):
+        assert type(running).__module__.startswith("uvloop")
+    else:
+        assert type(running).__module__.startswith("asyncio")
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", ok_headers())
+        return [b"served"]
+
+    client = Client()
+    await call(WsgiToAsgi(app), client)
+    assert client.body == b"served"
