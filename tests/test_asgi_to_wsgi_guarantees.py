@@ -521,3 +521,76 @@ def test_concurrent_requests_share_one_loop(adapters: list[AsgiToWsgi]) -> None:
         thread.join(TIMEOUT)
     assert results == {n: f"/{n}".encode() for n in range(8)}
     assert len(loops) == 1
+
+
+def test_a_loop_passed_in_is_used_and_never_stopped_or_closed() -> None:
+    """Issue 3 item 2: `loop=` (a2wsgi's meaning)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    used: list[asyncio.AbstractEventLoop] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            used.append(asyncio.get_running_loop())
+            await respond(send)
+
+    try:
+        with AsgiToWsgi(app, loop=loop) as adapter:
+            assert run(adapter).body == b"ok"
+        assert used == [loop]
+        assert loop.is_running() and not loop.is_closed()
+        assert not [t for t in threading.enumerate() if t.name == "bridge-asgi-loop"]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(TIMEOUT)
+        loop.close()
+
+
+def test_wait_time_bounds_how_long_a_finished_response_holds_the_worker(
+    adapters: list[AsgiToWsgi],
+) -> None:
+    """Issue 3 item 6: after the final body, close() waits up to wait_time, then cancels."""
+    background_done = threading.Event()
+    cancelled = threading.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await respond(send)
+        try:
+            if scope["path"] == "/quick":
+                await asyncio.sleep(0.01)  # short background work after the response
+                background_done.set()
+            else:
+                await asyncio.sleep(3600)  # work that outlives wait_time
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    adapter = bridge(adapters, app, wait_time=5)
+    run(adapter, environ_for(path="/quick"))
+    assert background_done.is_set()  # close() returned only after the app did
+    adapter = bridge(adapters, app, wait_time=0.05)
+    run(adapter, environ_for(path="/slow"))
+    assert cancelled.wait(TIMEOUT)
+
+
+def test_without_wait_time_background_work_runs_on_after_the_response(
+    adapters: list[AsgiToWsgi],
+) -> None:
+    """wait_time=None: the worker returns at once; background work still finishes."""
+    release = threading.Event()
+    finished = threading.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await respond(send)
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, TIMEOUT)
+        finished.set()
+
+    result = run(bridge(adapters, app))
+    assert result.body == b"ok" and not finished.is_set()  # the worker did not wait
+    release.set()
+    assert finished.wait(TIMEOUT)
