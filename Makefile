@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed
 # Only the folders that exist: git does not keep empty ones.
 LINT_PATHS := $(wildcard bridge tests examples benchmarks)
 
-.PHONY: help venv test test-fast lint type check demo bench clean
+.PHONY: help venv test test-fast lint type check demo bench tox clean
 
 help:
 	@echo "make demo   - Flask on uvicorn and Starlette on a WSGI server, through the bridge"
 	@echo "make test   - create .venv, install, run the whole test suite"
 	@echo "make lint   - ruff;  make type - mypy --strict;  make check - all three"
 	@echo "make bench  - benchmarks against the peer bridges"
+	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint and type"
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,13 @@ check: lint type test
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+
+# tox looks for python3.10 ... python3.13 on PATH: put every installed pyenv
+# 3.10-3.13 interpreter's own bin folder there (the shims alone do not answer).
+PYENV_BINS := $(shell root=$$(pyenv root 2>/dev/null) && for v in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[0-3]\.[0-9]+$$'); do printf '%s:' "$$root/versions/$$v/bin"; done)
+
+tox: $(STAMP)
+	PATH="$(PYENV_BINS)$$PATH" $(BIN)/tox $(TOX_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

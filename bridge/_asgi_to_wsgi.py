@@ -87,14 +87,9 @@ class _Runtime:
         self.thread: threading.Thread | None = None
         if loop is None:
             loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            self.thread = threading.Thread(
-                target=self._run_loop, args=(loop, ready), name="bridge-asgi-loop", daemon=True
-            )
-            self.thread.start()
-            ready.wait()
-        elif not loop.is_running():
-            # A loop passed in but not running: run it, but never stop or close it.
+        if not loop.is_running():
+            # Our own loop, or one passed in but not running: run it in a daemon
+            # thread. A loop passed in is never stopped or closed by the bridge.
             ready = threading.Event()
             self.thread = threading.Thread(
                 target=self._run_loop, args=(loop, ready), name="bridge-asgi-loop", daemon=True
@@ -187,7 +182,8 @@ class _AsgiCall:
         self.server_closed = False
         self.response_done: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
-        self.app_done = threading.Event()
+        # Only wait_time needs to block a WSGI thread until the app returned.
+        self.app_done = threading.Event() if adapter.wait_time is not None else None
 
     # -- loop side -------------------------------------------------------------
     def start(self) -> None:
@@ -211,7 +207,8 @@ class _AsgiCall:
             pass
         finally:
             self._mark_response_done()
-            self.app_done.set()
+            if self.app_done is not None:
+                self.app_done.set()
             del outcome
 
     def _mark_response_done(self) -> None:
@@ -392,7 +389,7 @@ class _AsgiCall:
         if not finished:
             runtime.loop.call_soon_threadsafe(self._abort, wait_time)
             return
-        if wait_time is not None and not self.app_done.wait(wait_time):
+        if self.app_done is not None and not self.app_done.wait(wait_time):
             task = self.task
             if task is not None:
                 runtime.loop.call_soon_threadsafe(task.cancel)

@@ -193,26 +193,34 @@ class _WsgiCall:
         self.headers_sent = True
         return {"type": "http.response.start", "status": self.status, "headers": self.headers}
 
+    def _trim(self, chunk: bytes) -> bytes:
+        """The part of ``chunk`` a declared Content-Length still allows (A5.6)."""
+        remaining = self.remaining
+        if remaining is None:
+            return chunk
+        if len(chunk) > remaining:
+            chunk = chunk[: max(remaining, 0)]
+        self.remaining = remaining - len(chunk)
+        return chunk
+
     def _chunk_batch(self, chunk: bytes) -> list[Message]:
         """Messages for one non-empty chunk (with the start message first if due)."""
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return []
-            if len(chunk) > self.remaining:
-                chunk = chunk[: self.remaining]
-            self.remaining -= len(chunk)
+        chunk = self._trim(chunk)
         if not chunk:
             return []
         if self.headers_sent:
             return [_body(chunk, True)]
         return [self._start_message(), _body(chunk, True)]
 
-    def _final_batch(self) -> list[Message]:
+    def _log_if_short(self) -> None:
         if self.remaining:
             logger.error(
                 "WSGI app declared Content-Length but sent %d bytes fewer; the response is short",
                 self.remaining,
             )
+
+    def _final_batch(self) -> list[Message]:
+        self._log_if_short()
         if self.headers_sent:
             return [_body(b"", False)]
         return [self._start_message(), _body(b"", False)]
@@ -234,19 +242,8 @@ class _WsgiCall:
             total = sum(len(p) for p in parts)
             start["headers"] = [*self.headers, (b"content-length", str(total).encode())]
         elif self.remaining is not None:
-            kept: list[bytes] = []
-            for part in parts:
-                if self.remaining <= 0:
-                    break
-                kept_part = part[: self.remaining]
-                self.remaining -= len(kept_part)
-                kept.append(kept_part)
-            parts = kept
-            if self.remaining:
-                logger.error(
-                    "WSGI app declared Content-Length but sent %d bytes fewer",
-                    self.remaining,
-                )
+            parts = [kept for kept in map(self._trim, parts) if kept]
+            self._log_if_short()
         if not parts:
             return [start, _body(b"", False)]
         messages = [start]

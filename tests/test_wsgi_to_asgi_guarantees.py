@@ -610,3 +610,20 @@ async def test_each_backend_is_really_in_use(anyio_backend: Any) -> None:
     client = Client()
     await call(WsgiToAsgi(app), client)
     assert client.body == b"served"
+
+
+@pytest.mark.parametrize("as_list", [True, False])
+async def test_fewer_bytes_than_content_length_is_logged(
+    caplog: pytest.LogCaptureFixture, as_list: bool
+) -> None:
+    """A5.6: too few bytes is reported as an error, not completed quietly."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "10")])
+        return [b"short"] if as_list else iter([b"short"])
+
+    client = Client()
+    with caplog.at_level("ERROR", logger="bridge"):
+        await call(WsgiToAsgi(app), client)
+    assert client.body == b"short"
+    assert "5 bytes fewer" in caplog.text
