@@ -122,7 +122,11 @@ class _Runtime:
             logger.error("ASGI %s", self.startup_error)
 
     async def _cancel_requests(self) -> None:
+        """Cancel what is still running (requests, a lifespan that never answered)."""
         tasks = [task for task in self.tasks if not task.done()]
+        lifespan_task = self.lifespan.task
+        if lifespan_task is not None and not lifespan_task.done():
+            tasks.append(lifespan_task)
         for task in tasks:
             task.cancel()
         if tasks:
@@ -136,6 +140,7 @@ class _Runtime:
             try:
                 future.result(timeout)
             except FutureTimeout:
+                future.cancel()
                 logger.error("ASGI lifespan shutdown did not finish within %s s", timeout)
             except Exception:
                 logger.exception("ASGI lifespan shutdown raised")
@@ -177,6 +182,7 @@ class _AsgiCall:
         self.status = 200
         self.headers: list[tuple[str, str]] = []
         self.finished = False  # the app sent its last body (or a pathsend)
+        self.body_started = False
         self.has_body = length != 0
         self.body_done = False  # the last http.request (or a disconnect) was returned
         self.server_closed = False
@@ -263,6 +269,7 @@ class _AsgiCall:
                     )
                 chunk = bytes(chunk)
             more = bool(message.get("more_body", False))
+            self.body_started = True
             if not more:
                 self.finished = True
                 self._mark_response_done()
@@ -279,8 +286,8 @@ class _AsgiCall:
         elif kind == "http.response.pathsend":
             if not self.started:
                 raise RuntimeError("http.response.pathsend sent before http.response.start")
-            if self.finished:
-                raise RuntimeError("http.response.pathsend after the response body")
+            if self.finished or self.body_started:
+                raise RuntimeError("http.response.pathsend cannot follow http.response.body")
             path = message.get("path")
             if not isinstance(path, str):
                 raise TypeError("http.response.pathsend 'path' must be a str")

@@ -48,7 +48,8 @@ class Lifespan:
         self._queue: asyncio.Queue[dict[str, Any]] | None = None
         self._startup: asyncio.Future[str | None] | None = None
         self._shutdown: asyncio.Future[str | None] | None = None
-        self._task: asyncio.Task[None] | None = None
+        #: The task running the app's lifespan scope (None before startup).
+        self.task: asyncio.Task[None] | None = None
 
     async def _receive(self) -> dict[str, Any]:
         assert self._queue is not None
@@ -106,7 +107,7 @@ class Lifespan:
             "state": self.state,
         }
         self._queue.put_nowait({"type": "lifespan.startup"})
-        self._task = loop.create_task(self._run(scope))
+        self.task = loop.create_task(self._run(scope))
         try:
             failure = await self._startup
         except BaseException as exc:
@@ -131,8 +132,8 @@ class Lifespan:
         failure = await self._shutdown
         if failure:
             logger.error("ASGI lifespan shutdown failed: %s", failure)
-        if self._task is not None:
+        if self.task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=1.0)
+                await asyncio.wait_for(asyncio.shield(self.task), timeout=1.0)
             except (asyncio.TimeoutError, Exception):
-                self._task.cancel()
+                self.task.cancel()

@@ -1,0 +1,399 @@
+"""AsgiToWsgi and the ASGI lifespan protocol (checklist B6).
+
+Each test builds an app that records what it was sent and answers lifespan the
+way the test asks. Requests go through ``tests/wsgi_driver.call_wsgi``; every
+adapter is closed (fixture) and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from wsgi_driver import Result, call_wsgi
+
+from bridge import AsgiToWsgi
+
+pytestmark = pytest.mark.timeout(30)
+
+TIMEOUT = 10.0
+LOOP_THREAD = "bridge-asgi-loop"
+CT = [(b"content-type", b"text/plain")]
+Scope = dict[str, Any]
+
+
+def loop_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == LOOP_THREAD and t.is_alive()}
+
+
+@pytest.fixture
+def make_adapter() -> Iterator[Callable[..., AsgiToWsgi]]:
+    before = loop_threads()
+    made: list[AsgiToWsgi] = []
+
+    def make(app: Any, **options: Any) -> AsgiToWsgi:
+        adapter = AsgiToWsgi(app, **options)
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        adapter.close()
+    assert not loop_threads() - before
+
+
+class App:
+    """Records lifespan traffic; ``startup``/``shutdown`` choose how it answers.
+
+    startup: "complete" | "failed" | "raise" | "return" (return without answering)
+    shutdown: "complete" | "failed"
+    """
+
+    def __init__(self, startup: str = "complete", shutdown: str = "complete") -> None:
+        self.startup = startup
+        self.shutdown = shutdown
+        self.lifespan_scopes: list[Scope] = []
+        self.received: list[str] = []
+        self.http_scopes: list[Scope] = []
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        self.events: list[str] = []  # startup/http/shutdown, in order
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        self.loops.append(asyncio.get_running_loop())
+        if scope["type"] == "lifespan":
+            await self.lifespan(scope, receive, send)
+            return
+        assert scope["type"] == "http"
+        self.http_scopes.append(scope)
+        self.events.append("http")
+        state = scope.get("state")
+        body = b"no state" if state is None else b"ready=%r" % state.get("ready")
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": body})
+
+    async def lifespan(self, scope: Scope, receive: Any, send: Any) -> None:
+        self.lifespan_scopes.append(scope)
+        if self.startup == "raise":
+            raise RuntimeError("this app does not do lifespan")
+        message = await receive()
+        self.received.append(message["type"])
+        if self.startup == "return":
+            return
+        if self.startup == "failed":
+            await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+            return
+        scope["state"]["ready"] = True
+        self.events.append("startup")
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        self.received.append(message["type"])
+        self.events.append("shutdown")
+        if self.shutdown == "failed":
+            await send({"type": "lifespan.shutdown.failed", "message": "could not flush"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+
+
+def ok(result: Result) -> bool:
+    return result.status == "200 OK"
+
+
+# -- startup ---------------------------------------------------------------------------
+
+
+def test_startup_runs_once_before_the_first_request(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    app = App()
+    adapter = make_adapter(app)
+    assert app.lifespan_scopes == []  # nothing runs in __init__
+    results = [call_wsgi(adapter) for _ in range(3)]
+    assert all(ok(r) and r.body == b"ready=True" for r in results)
+    assert app.received == ["lifespan.startup"]
+    assert app.events == ["startup", "http", "http", "http"]
+    (scope,) = app.lifespan_scopes
+    assert scope["type"] == "lifespan"
+    assert scope["asgi"]["version"] == "3.0"
+    assert scope["asgi"]["spec_version"] == "2.0"
+    assert isinstance(scope["state"], dict)
+    # Lifespan and requests run on the same (the bridge's) loop.
+    assert len({id(loop) for loop in app.loops}) == 1
+
+
+def test_concurrent_first_requests_all_wait_for_startup(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    started = threading.Event()
+    gate = asyncio.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
+    complete = False
+    saw_complete: list[bool] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        nonlocal complete
+        if scope["type"] == "lifespan":
+            await receive()
+            loops.append(asyncio.get_running_loop())
+            started.set()
+            await asyncio.wait_for(gate.wait(), TIMEOUT)
+            scope["state"]["ready"] = True
+            complete = True
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        saw_complete.append(complete and scope["state"].get("ready") is True)
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    adapter = make_adapter(app)
+    results: list[Result] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(call_wsgi(adapter))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    assert started.wait(TIMEOUT)
+    assert results == []  # startup is parked: nobody got a response yet
+    loops[0].call_soon_threadsafe(gate.set)
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert len(results) == 6 and all(ok(r) for r in results)
+    assert saw_complete == [True] * 6
+
+
+def test_startup_failed_gives_500_with_the_message_and_logs_it(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bridge")
+    app = App(startup="failed")
+    adapter = make_adapter(app)
+    for _ in range(3):
+        result = call_wsgi(adapter)
+        assert result.status is not None and result.status.startswith("500 ")
+        assert b"database unreachable" in result.body
+    assert app.http_scopes == []
+    assert app.received == ["lifespan.startup"]  # startup ran once, not per request
+    logged = [r for r in caplog.records if r.name == "bridge" and r.levelno >= logging.ERROR]
+    assert any("database unreachable" in r.getMessage() for r in logged)
+
+
+@pytest.mark.parametrize("how", ["raise", "return"])
+def test_app_without_lifespan_is_served_without_state_and_never_shut_down(
+    make_adapter: Callable[..., AsgiToWsgi], how: str
+) -> None:
+    """B6.4: raising on the lifespan scope, or returning without answering."""
+    app = App(startup=how)
+    adapter = make_adapter(app)
+    first = call_wsgi(adapter)
+    second = call_wsgi(adapter)
+    assert ok(first) and ok(second)
+    assert first.body == second.body == b"no state"
+    assert all("state" not in scope for scope in app.http_scopes)
+    adapter.close()
+    assert len(app.lifespan_scopes) == 1
+    assert "lifespan.shutdown" not in app.received
+
+
+def test_lifespan_off_never_sends_a_lifespan_scope(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    app = App()
+    adapter = make_adapter(app, lifespan="off")
+    result = call_wsgi(adapter)
+    assert ok(result)
+    assert result.body == b"no state"
+    adapter.close()
+    assert app.lifespan_scopes == []
+    assert app.received == []
+
+
+@pytest.mark.parametrize("how", ["raise", "return"])
+def test_lifespan_on_with_an_app_that_does_not_support_it_gives_500(
+    make_adapter: Callable[..., AsgiToWsgi], how: str
+) -> None:
+    app = App(startup=how)
+    adapter = make_adapter(app, lifespan="on")
+    for _ in range(2):
+        result = call_wsgi(adapter)
+        assert result.status is not None and result.status.startswith("500 ")
+    assert app.http_scopes == []
+
+
+def test_lifespan_option_is_validated() -> None:
+    with pytest.raises(ValueError):
+        AsgiToWsgi(App(), lifespan="sometimes")
+
+
+def test_startup_that_never_answers_times_out_into_500(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    """B6.2: the first request waits for startup only within a timeout."""
+    caplog.set_level(logging.ERROR, logger="bridge")
+    release = asyncio.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
+    http_calls: list[Scope] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            loops.append(asyncio.get_running_loop())
+            await asyncio.wait_for(release.wait(), TIMEOUT)
+            return
+        http_calls.append(scope)
+
+    adapter = make_adapter(app, startup_timeout=0.2)
+    result = call_wsgi(adapter)
+    loops[0].call_soon_threadsafe(release.set)
+    assert result.status is not None and result.status.startswith("500 ")
+    assert http_calls == []
+    assert any(r.name == "bridge" and "startup" in r.getMessage() for r in caplog.records)
+
+
+# -- shutdown -----------------------------------------------------------------------------
+
+
+def test_close_sends_shutdown_exactly_once(make_adapter: Callable[..., AsgiToWsgi]) -> None:
+    app = App()
+    adapter = make_adapter(app)
+    assert ok(call_wsgi(adapter))
+    adapter.close()
+    assert app.received == ["lifespan.startup", "lifespan.shutdown"]
+    assert app.events[-1] == "shutdown"
+    adapter.close()
+    assert app.received == ["lifespan.startup", "lifespan.shutdown"]
+
+
+def test_context_manager_exit_shuts_down_once(make_adapter: Callable[..., AsgiToWsgi]) -> None:
+    app = App()
+    before = loop_threads()
+    with make_adapter(app) as adapter:
+        assert isinstance(adapter, AsgiToWsgi)
+        assert ok(call_wsgi(adapter))
+        assert app.received == ["lifespan.startup"]
+    assert app.received == ["lifespan.startup", "lifespan.shutdown"]
+    assert loop_threads() - before == set()
+    adapter.close()
+    assert app.received == ["lifespan.startup", "lifespan.shutdown"]
+
+
+def test_close_without_any_request_runs_no_lifespan(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    app = App()
+    adapter = make_adapter(app)
+    adapter.close()
+    assert app.lifespan_scopes == []
+    assert app.received == []
+
+
+def test_shutdown_failed_is_logged(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bridge")
+    app = App(shutdown="failed")
+    adapter = make_adapter(app)
+    assert ok(call_wsgi(adapter))
+    adapter.close()
+    assert app.received == ["lifespan.startup", "lifespan.shutdown"]
+    assert any(r.name == "bridge" and "could not flush" in r.getMessage() for r in caplog.records)
+
+
+def test_shutdown_that_never_answers_is_bounded(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bridge")
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await asyncio.Event().wait()  # never answers the shutdown
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    adapter = make_adapter(app, shutdown_timeout=0.2)
+    assert ok(call_wsgi(adapter))
+    adapter.close()  # returns (bounded by shutdown_timeout); the fixture checks the thread
+    assert any(r.name == "bridge" and "shutdown" in r.getMessage() for r in caplog.records)
+    # Whatever close() left behind must be safe to collect: nothing may touch the
+    # closed loop (an "Exception ignored ... Event loop is closed" fails this test).
+    gc.collect()
+
+
+# -- B6.7: messages out of phase -------------------------------------------------------------
+
+
+def test_lifespan_messages_that_do_not_fit_the_phase_raise(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    raised: dict[str, type[BaseException]] = {}
+
+    async def attempt(label: str, send: Any, message: Any) -> None:
+        try:
+            await send(message)
+        except Exception as exc:
+            raised[label] = type(exc)
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await attempt(
+                "shutdown.complete during startup", send, {"type": "lifespan.shutdown.complete"}
+            )
+            await attempt(
+                "shutdown.failed during startup",
+                send,
+                {"type": "lifespan.shutdown.failed", "message": "x"},
+            )
+            await attempt("unknown type", send, {"type": "lifespan.bogus"})
+            await attempt("http message", send, {"type": "http.response.start", "status": 200})
+            scope["state"]["ready"] = True
+            await send({"type": "lifespan.startup.complete"})
+            await attempt("startup.complete twice", send, {"type": "lifespan.startup.complete"})
+            await attempt(
+                "startup.failed after start",
+                send,
+                {"type": "lifespan.startup.failed", "message": "x"},
+            )
+            await receive()
+            await attempt(
+                "startup.complete during shutdown", send, {"type": "lifespan.startup.complete"}
+            )
+            await send({"type": "lifespan.shutdown.complete"})
+            await attempt("shutdown.complete twice", send, {"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"ready=%r" % scope["state"]["ready"]})
+
+    adapter = make_adapter(app)
+    result = call_wsgi(adapter)
+    assert ok(result) and result.body == b"ready=True"  # the misfires did not derail startup
+    adapter.close()
+    assert sorted(raised) == sorted(
+        [
+            "shutdown.complete during startup",
+            "shutdown.failed during startup",
+            "unknown type",
+            "http message",
+            "startup.complete twice",
+            "startup.failed after start",
+            "startup.complete during shutdown",
+            "shutdown.complete twice",
+        ]
+    )
