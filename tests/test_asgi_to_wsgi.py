@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import LOOP_THREAD, loop_threads
 from starlette.requests import Request
 from starlette.responses import Response
 from wsgi_driver import build_environ, call_wsgi
@@ -31,35 +32,12 @@ from bridge import AsgiToWsgi, ClientDisconnected
 pytestmark = pytest.mark.timeout(30)
 
 TIMEOUT = 10.0
-LOOP_THREAD = "bridge-asgi-loop"
 CT = [(b"content-type", b"text/plain")]  # wsgiref.validate insists on a Content-Type
 Message = dict[str, Any]
 Scope = dict[str, Any]
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-def loop_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == LOOP_THREAD and t.is_alive()}
-
-
-@pytest.fixture
-def make_adapter() -> Iterator[Callable[..., AsgiToWsgi]]:
-    """Build adapters; close them all afterwards and check their loop threads ended."""
-    before = loop_threads()
-    made: list[AsgiToWsgi] = []
-
-    def make(app: Any, **options: Any) -> AsgiToWsgi:
-        adapter = AsgiToWsgi(app, **options)
-        made.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in made:
-        adapter.close()
-    leftover = loop_threads() - before
-    assert not leftover, f"loop threads still running after close(): {leftover}"
 
 
 async def respond(send: Any, body: bytes = b"ok", status: int = 200, headers: Any = None) -> None:

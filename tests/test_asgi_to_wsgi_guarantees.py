@@ -12,7 +12,7 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,21 +94,6 @@ def run(
     return result
 
 
-@pytest.fixture
-def adapters() -> Iterator[list[AsgiToWsgi]]:
-    made: list[AsgiToWsgi] = []
-    yield made
-    for adapter in made:
-        adapter.close()
-    assert not [t for t in threading.enumerate() if t.name == "bridge-asgi-loop" and t.is_alive()]
-
-
-def bridge(adapters: list[AsgiToWsgi], app: Any, **options: Any) -> AsgiToWsgi:
-    adapter = AsgiToWsgi(app, **options)
-    adapters.append(adapter)
-    return adapter
-
-
 async def read_body(receive: Any) -> tuple[bytes, list[Message]]:
     messages = []
     while True:
@@ -123,7 +108,9 @@ async def respond(send: Any, body: bytes = b"ok", status: int = 200) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def test_alias_and_no_thread_before_the_first_request(adapters: list[AsgiToWsgi]) -> None:
+def test_alias_and_no_thread_before_the_first_request(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B6.8: nothing starts in __init__."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -132,13 +119,15 @@ def test_alias_and_no_thread_before_the_first_request(adapters: list[AsgiToWsgi]
 
     assert ASGIMiddleware is AsgiToWsgi
     before = {t.ident for t in threading.enumerate()}
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     assert {t.ident for t in threading.enumerate()} == before
     assert run(adapter).body == b"ok"
     assert any(t.name == "bridge-asgi-loop" for t in threading.enumerate())
 
 
-def test_scope_carries_environ_state_copies_and_extensions(adapters: list[AsgiToWsgi]) -> None:
+def test_scope_carries_environ_state_copies_and_extensions(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B1.10, B6.6."""
     shared: list[Any] = []
     scopes: list[dict[str, Any]] = []
@@ -156,7 +145,7 @@ def test_scope_carries_environ_state_copies_and_extensions(adapters: list[AsgiTo
         scope["state"]["leak"] = True
         await respond(send)
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     environ = environ_for(HTTPS="on", **{"wsgi.url_scheme": "https"})
     run(adapter, environ)
     run(adapter)
@@ -171,7 +160,7 @@ def test_scope_carries_environ_state_copies_and_extensions(adapters: list[AsgiTo
     assert "tls" in first["extensions"] and "tls" not in second["extensions"]
 
 
-def test_bodies_arrive_whole_in_bounded_chunks(adapters: list[AsgiToWsgi]) -> None:
+def test_bodies_arrive_whole_in_bounded_chunks(make_adapter: Callable[..., AsgiToWsgi]) -> None:
     """B2.1-B2.3: Content-Length, input_terminated and chunked bodies; chunk_size bound."""
     seen: list[tuple[bytes, list[Message]]] = []
 
@@ -180,7 +169,7 @@ def test_bodies_arrive_whole_in_bounded_chunks(adapters: list[AsgiToWsgi]) -> No
             seen.append(await read_body(receive))
             await respond(send)
 
-    adapter = bridge(adapters, app, chunk_size=1000)
+    adapter = make_adapter(app, chunk_size=1000)
     payload = os.urandom(10_500)
     run(adapter, environ_for("POST", body=payload))
     run(
@@ -201,7 +190,9 @@ def test_bodies_arrive_whole_in_bounded_chunks(adapters: list[AsgiToWsgi]) -> No
     assert seen[3][0] == b""
 
 
-def test_reads_are_lazy_and_happen_on_the_wsgi_thread(adapters: list[AsgiToWsgi]) -> None:
+def test_reads_are_lazy_and_happen_on_the_wsgi_thread(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B2.3."""
     read_threads: list[int] = []
 
@@ -216,7 +207,7 @@ def test_reads_are_lazy_and_happen_on_the_wsgi_thread(adapters: list[AsgiToWsgi]
                 await read_body(receive)
             await respond(send)
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     run(adapter, environ_for("POST", "/ignore", b"abc", **{"wsgi.input": Input(b"abc")}))
     assert read_threads == []
     caller = threading.get_ident()
@@ -226,7 +217,7 @@ def test_reads_are_lazy_and_happen_on_the_wsgi_thread(adapters: list[AsgiToWsgi]
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1.5"])
 def test_bad_content_length_is_400_and_the_app_is_not_called(
-    adapters: list[AsgiToWsgi], length: str
+    make_adapter: Callable[..., AsgiToWsgi], length: str
 ) -> None:
     """B2.2."""
     calls = 0
@@ -239,11 +230,13 @@ def test_bad_content_length_is_400_and_the_app_is_not_called(
 
     # wsgiref.validate itself refuses such an environ, so this one call goes unvalidated.
     environ = environ_for("POST", CONTENT_LENGTH=length)
-    result = run(bridge(adapters, app), environ, validate=False)
+    result = run(make_adapter(app), environ, validate=False)
     assert result.status.startswith("400 ") and calls == 0
 
 
-def test_short_or_failing_input_is_a_disconnect_never_a_spin(adapters: list[AsgiToWsgi]) -> None:
+def test_short_or_failing_input_is_a_disconnect_never_a_spin(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B2.4."""
     outcomes: list[list[str]] = []
 
@@ -262,7 +255,7 @@ def test_short_or_failing_input_is_a_disconnect_never_a_spin(adapters: list[Asgi
             outcomes.append(kinds)
             await respond(send)
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     run(adapter, environ_for("POST", CONTENT_LENGTH="100", **{"wsgi.input": io.BytesIO(b"x" * 10)}))
     run(adapter, environ_for("POST", CONTENT_LENGTH="5", **{"wsgi.input": Broken()}))
     assert outcomes == [["http.request", "http.disconnect"], ["http.disconnect"]]
@@ -291,7 +284,9 @@ SEND_VIOLATIONS: dict[str, list[Message]] = {
 
 
 @pytest.mark.parametrize("case", sorted(SEND_VIOLATIONS))
-def test_send_violations_raise_inside_the_app(adapters: list[AsgiToWsgi], case: str) -> None:
+def test_send_violations_raise_inside_the_app(
+    make_adapter: Callable[..., AsgiToWsgi], case: str
+) -> None:
     """B3.1-B3.5: the error is raised by `send`, in the app, where it can be seen."""
     raised: list[type[BaseException]] = []
 
@@ -309,12 +304,14 @@ def test_send_violations_raise_inside_the_app(adapters: list[AsgiToWsgi], case: 
             await send({"type": "http.response.start", "status": 200, "headers": CT})
         await send({"type": "http.response.body", "body": b"recovered"})
 
-    result = run(bridge(adapters, app))
+    result = run(make_adapter(app))
     assert len(raised) == 1
     assert result.body == b"recovered"
 
 
-def test_status_phrases_latin1_headers_and_hop_by_hop(adapters: list[AsgiToWsgi]) -> None:
+def test_status_phrases_latin1_headers_and_hop_by_hop(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B4.1, B4.2, B3.4 (missing headers), B3.7 (after the end: ignored)."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -326,7 +323,7 @@ def test_status_phrases_latin1_headers_and_hop_by_hop(adapters: list[AsgiToWsgi]
         await send({"type": "http.response.body", "body": b"a"})
         await send({"type": "http.response.body", "body": b"ignored"})
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     result = run(adapter, environ_for(path="/404"))
     assert result.status == "404 Not Found"
     assert ("x-caf", "café") in result.headers
@@ -335,7 +332,9 @@ def test_status_phrases_latin1_headers_and_hop_by_hop(adapters: list[AsgiToWsgi]
     assert run(adapter, environ_for(path="/599")).status == "599 Unknown"
 
 
-def test_streaming_chunks_arrive_one_by_one_with_backpressure(adapters: list[AsgiToWsgi]) -> None:
+def test_streaming_chunks_arrive_one_by_one_with_backpressure(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B3.6, B4.4: each body is its own chunk; send returns only once the server took it."""
     returned = 0
     lead: list[int] = []
@@ -351,7 +350,7 @@ def test_streaming_chunks_arrive_one_by_one_with_backpressure(adapters: list[Asg
             returned += 1
         await send({"type": "http.response.body", "body": b"end"})
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     environ = environ_for()
     status: list[str] = []
     iterable = adapter(environ, lambda s, h, e=None: status.append(s))
@@ -366,7 +365,9 @@ def test_streaming_chunks_arrive_one_by_one_with_backpressure(adapters: list[Asg
     assert max(lead) <= 1
 
 
-def test_server_closing_early_disconnects_and_cancels_the_app(adapters: list[AsgiToWsgi]) -> None:
+def test_server_closing_early_disconnects_and_cancels_the_app(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B3.8, B4.7, B2.5: later sends raise ClientDisconnected, receive says disconnect."""
     seen: list[str] = []
     done = threading.Event()
@@ -390,14 +391,14 @@ def test_server_closing_early_disconnects_and_cancels_the_app(adapters: list[Asg
         finally:
             done.set()
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     result = run(adapter, stop_after=2)
     assert result.chunks == [b"first", b"more"]
     assert done.wait(TIMEOUT)
     assert seen == ["send raised", "http.disconnect", "cancelled"]
 
 
-def test_failures_become_500_or_abort(adapters: list[AsgiToWsgi]) -> None:
+def test_failures_become_500_or_abort(make_adapter: Callable[..., AsgiToWsgi]) -> None:
     """B4.3, B4.5, B4.6: before any body -> 500 with exc_info; after -> raised; silent -> 500."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -413,7 +414,7 @@ def test_failures_become_500_or_abort(adapters: list[AsgiToWsgi]) -> None:
             await send({"type": "http.response.body", "body": b"partial", "more_body": True})
         raise RuntimeError("app failed")
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     early = run(adapter, environ_for(path="/early"))
     assert early.status.startswith("500 ") and early.exc_info is not None
     assert early.exc_info[0] is RuntimeError
@@ -424,7 +425,9 @@ def test_failures_become_500_or_abort(adapters: list[AsgiToWsgi]) -> None:
     assert started.status == "202 Accepted" and started.body == b""
 
 
-def test_pathsend_uses_the_servers_file_wrapper(adapters: list[AsgiToWsgi], tmp_path: Path) -> None:
+def test_pathsend_uses_the_servers_file_wrapper(
+    make_adapter: Callable[..., AsgiToWsgi], tmp_path: Path
+) -> None:
     """B5 pathsend: file_wrapper when offered, blocks otherwise, 500 for a missing file."""
     data = os.urandom(200_000)
     (tmp_path / "f.bin").write_bytes(data)
@@ -447,14 +450,16 @@ def test_pathsend_uses_the_servers_file_wrapper(adapters: list[AsgiToWsgi], tmp_
         await send({"type": "http.response.start", "status": 200, "headers": CT})
         await send({"type": "http.response.pathsend", "path": str(tmp_path / scope["path"][1:])})
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     assert run(adapter, environ_for(path="/f.bin")).body == data
     assert run(adapter, environ_for(path="/f.bin", **{"wsgi.file_wrapper": Wrapper})).body == data
     assert len(wrapped) == 1 and wrapped[0].closed
     assert run(adapter, environ_for(path="/missing")).status.startswith("500 ")
 
 
-def test_starlette_streaming_response_and_request_body(adapters: list[AsgiToWsgi]) -> None:
+def test_starlette_streaming_response_and_request_body(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
     """B2.5 in a real framework: StreamingResponse listens for disconnect while streaming."""
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -472,12 +477,12 @@ def test_starlette_streaming_response_and_request_body(adapters: list[AsgiToWsgi
         return PlainTextResponse(str(len(await request.body())))
 
     app = Starlette(routes=[Route("/stream", stream), Route("/echo", echo, methods=["POST"])])
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     assert run(adapter, environ_for(path="/stream")).body == b"0\n1\n2\n3\n4\n"
     assert run(adapter, environ_for("POST", "/echo", b"x" * 100_000)).body == b"100000"
 
 
-def test_asgi2_double_callable_apps_are_accepted(adapters: list[AsgiToWsgi]) -> None:
+def test_asgi2_double_callable_apps_are_accepted(make_adapter: Callable[..., AsgiToWsgi]) -> None:
     class Asgi2:
         def __init__(self, scope: Any) -> None:
             self.scope = scope
@@ -486,10 +491,10 @@ def test_asgi2_double_callable_apps_are_accepted(adapters: list[AsgiToWsgi]) -> 
             if self.scope["type"] == "http":
                 await respond(send, b"asgi2")
 
-    assert run(bridge(adapters, Asgi2)).body == b"asgi2"
+    assert run(make_adapter(Asgi2)).body == b"asgi2"
 
 
-def test_concurrent_requests_share_one_loop(adapters: list[AsgiToWsgi]) -> None:
+def test_concurrent_requests_share_one_loop(make_adapter: Callable[..., AsgiToWsgi]) -> None:
     """Eight WSGI threads at once: their app calls all meet on the one loop."""
     arrived = 0
     everyone: asyncio.Event | None = None
@@ -508,7 +513,7 @@ def test_concurrent_requests_share_one_loop(adapters: list[AsgiToWsgi]) -> None:
         await asyncio.wait_for(everyone.wait(), TIMEOUT)
         await respond(send, scope["path"].encode())
 
-    adapter = bridge(adapters, app)
+    adapter = make_adapter(app)
     results: dict[int, bytes] = {}
 
     def worker(number: int) -> None:
@@ -548,7 +553,7 @@ def test_a_loop_passed_in_is_used_and_never_stopped_or_closed() -> None:
 
 
 def test_wait_time_bounds_how_long_a_finished_response_holds_the_worker(
-    adapters: list[AsgiToWsgi],
+    make_adapter: Callable[..., AsgiToWsgi],
 ) -> None:
     """Issue 3 item 6: after the final body, close() waits up to wait_time, then cancels."""
     background_done = threading.Event()
@@ -568,16 +573,16 @@ def test_wait_time_bounds_how_long_a_finished_response_holds_the_worker(
             cancelled.set()
             raise
 
-    adapter = bridge(adapters, app, wait_time=5)
+    adapter = make_adapter(app, wait_time=5)
     run(adapter, environ_for(path="/quick"))
     assert background_done.is_set()  # close() returned only after the app did
-    adapter = bridge(adapters, app, wait_time=0.05)
+    adapter = make_adapter(app, wait_time=0.05)
     run(adapter, environ_for(path="/slow"))
     assert cancelled.wait(TIMEOUT)
 
 
 def test_without_wait_time_background_work_runs_on_after_the_response(
-    adapters: list[AsgiToWsgi],
+    make_adapter: Callable[..., AsgiToWsgi],
 ) -> None:
     """wait_time=None: the worker returns at once; background work still finishes."""
     release = threading.Event()
@@ -590,7 +595,7 @@ def test_without_wait_time_background_work_runs_on_after_the_response(
         await asyncio.get_running_loop().run_in_executor(None, release.wait, TIMEOUT)
         finished.set()
 
-    result = run(bridge(adapters, app))
+    result = run(make_adapter(app))
     assert result.body == b"ok" and not finished.is_set()  # the worker did not wait
     release.set()
     assert finished.wait(TIMEOUT)

@@ -11,10 +11,11 @@ import asyncio
 import gc
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import loop_threads
 from wsgi_driver import Result, call_wsgi
 
 from bridge import AsgiToWsgi
@@ -22,29 +23,8 @@ from bridge import AsgiToWsgi
 pytestmark = pytest.mark.timeout(30)
 
 TIMEOUT = 10.0
-LOOP_THREAD = "bridge-asgi-loop"
 CT = [(b"content-type", b"text/plain")]
 Scope = dict[str, Any]
-
-
-def loop_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == LOOP_THREAD and t.is_alive()}
-
-
-@pytest.fixture
-def make_adapter() -> Iterator[Callable[..., AsgiToWsgi]]:
-    before = loop_threads()
-    made: list[AsgiToWsgi] = []
-
-    def make(app: Any, **options: Any) -> AsgiToWsgi:
-        adapter = AsgiToWsgi(app, **options)
-        made.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in made:
-        adapter.close()
-    assert not loop_threads() - before
 
 
 class App:
