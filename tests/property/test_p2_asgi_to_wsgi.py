@@ -1,0 +1,168 @@
+"""P2 (issue 4): an ASGI app called directly == the same app through AsgiToWsgi.
+
+Hypothesis draws responses (status, header byte pairs, chunking with empty
+chunks, `more_body` flags) and request bodies split into chunks; the app echoes
+a digest of what `receive()` gave it. Driven directly as ASGI and, through the
+bridge, as WSGI behind `wsgiref.validate`. Documented normalisations: header
+bytes become latin-1 str, statuses become "NNN Phrase".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge import AsgiToWsgi
+
+# wsgiref.validate wants names that start with a letter and do not end in "-"
+# (stricter than HTTP's token rule, which the bridge itself enforces).
+token = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(
+    lambda s: (
+        s
+        not in {
+            "connection",
+            "content-length",
+            "transfer-encoding",
+            "te",
+            "trailer",
+            "upgrade",
+            "keep-alive",
+            "content-type",
+        }
+    )
+)
+value = st.binary(max_size=20).map(lambda v: bytes(c for c in v if c >= 0x20 and c != 0x7F))
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    chunks: list[bytes]
+
+
+responses = st.builds(
+    Response,
+    status=st.sampled_from([200, 201, 202, 299, 301, 400, 404, 418, 500, 599]),
+    headers=st.lists(st.tuples(token.map(str.encode), value), max_size=5),
+    chunks=st.lists(st.binary(max_size=200), max_size=6),
+)
+
+
+def make_app(r: Response) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        received = b""
+        while True:
+            message = await receive()
+            received += message["body"]
+            if not message["more_body"]:
+                break
+        headers = [(b"content-type", b"text/plain"), *r.headers]
+        await send({"type": "http.response.start", "status": r.status, "headers": headers})
+        await send(
+            {
+                "type": "http.response.body",
+                "body": hashlib.sha256(received).digest(),
+                "more_body": True,
+            }
+        )
+        for chunk in r.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+async def direct(app: Any, body_parts: list[bytes]) -> tuple[int, list[Any], bytes]:
+    messages = [
+        {"type": "http.request", "body": p, "more_body": i < len(body_parts) - 1}
+        for i, p in enumerate(body_parts)
+    ] or [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "method": "POST", "path": "/", "headers": []}, receive, send)
+    return sent[0]["status"], sent[0]["headers"], b"".join(m["body"] for m in sent[1:])
+
+
+class ChunkedInput(io.RawIOBase):
+    """A wsgi.input that hands out the body in the drawn pieces."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = [p for p in parts if p]
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.parts:
+            return b""
+        part = self.parts[0]
+        if size is not None and 0 <= size < len(part):
+            self.parts[0] = part[size:]
+            return part[:size]
+        return self.parts.pop(0)
+
+
+@pytest.fixture(scope="module")
+def adapter_pair() -> Iterator[dict[int, AsgiToWsgi]]:
+    cache: dict[int, AsgiToWsgi] = {}
+    yield cache
+    for adapter in cache.values():
+        adapter.close()
+
+
+@given(responses, st.lists(st.binary(max_size=500), max_size=5))
+def test_p2_same_status_headers_and_body(r: Response, body_parts: list[bytes]) -> None:
+    app = make_app(r)
+    status, headers, body = asyncio.run(direct(app, body_parts))
+    state: dict[str, Any] = {}
+
+    def start_response(s: str, h: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        state["status"], state["headers"] = s, h
+        return lambda data: None
+
+    total = sum(len(p) for p in body_parts)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(total),
+        "wsgi.input": ChunkedInput(body_parts),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    with AsgiToWsgi(app, lifespan="off") as adapter:
+        iterable = validator(adapter)(environ, start_response)
+        try:
+            bridged_body = b"".join(iterable)
+        finally:
+            iterable.close()
+    assert int(state["status"][:3]) == status
+    assert state["status"][3] == " " and len(state["status"]) > 4
+    assert sorted(state["headers"]) == sorted(
+        (k.decode("latin-1"), v.decode("latin-1")) for k, v in headers
+    )
+    assert bridged_body == body
