@@ -36,10 +36,11 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import queue
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import IO, Any
 
@@ -115,6 +116,69 @@ class FileWrapper:
         close = getattr(self.filelike, "close", None)
         if close is not None:
             close()
+
+
+_Job = tuple[Callable[..., object], tuple[object, ...]] | None
+
+
+def _work(jobs: queue.SimpleQueue[_Job]) -> None:
+    """A worker thread: run jobs until the ``None`` that says the pool is gone."""
+    get = jobs.get
+    while True:
+        job = get()
+        if job is None:
+            return
+        func, args = job
+        try:
+            func(*args)
+        except BaseException:  # pragma: no cover - _WsgiCall.run reports through channels
+            logger.exception("unexpected error in a bridge worker thread")
+        del job, func, args
+
+
+def _stop_workers(jobs: queue.SimpleQueue[_Job], threads: list[threading.Thread]) -> None:
+    for _ in threads:
+        jobs.put(None)
+
+
+class WorkerPool:
+    """Up to ``size`` daemon threads running submitted calls.
+
+    Lighter than ``ThreadPoolExecutor`` on the hot path: ``submit`` is one
+    ``SimpleQueue.put`` (plus starting a thread while fewer than ``size`` run)
+    and no Future is made, because the bridge hears about completion through
+    its channels. Threads end on :meth:`shutdown` or when the pool is garbage
+    collected, as ``ThreadPoolExecutor``'s do.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _stop_workers, self._jobs, self._threads)
+
+    def submit(self, func: Callable[..., object], *args: object) -> None:
+        self._jobs.put((func, args))
+        if len(self._threads) < self._size:
+            with self._lock:
+                if len(self._threads) < self._size and self._finalizer.alive:
+                    thread = threading.Thread(
+                        target=_work,
+                        args=(self._jobs,),
+                        name=f"{self._name}-{len(self._threads)}",
+                        daemon=True,
+                    )
+                    thread.start()
+                    self._threads.append(thread)
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Let the threads finish their current job and end."""
+        self._finalizer()
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 def _body(chunk: bytes, more: bool) -> Message:
@@ -399,7 +463,7 @@ class WsgiToAsgi:
         self.workers = workers
         self.send_queue_size = send_queue_size
         self.duplicate_header_limit = duplicate_header_limit
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: WorkerPool | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()
         self._base_environ: dict[str, Any] = {
@@ -412,15 +476,13 @@ class WsgiToAsgi:
             "wsgi.file_wrapper": FileWrapper,
         }
 
-    def _get_executor(self) -> ThreadPoolExecutor:
+    def _get_executor(self) -> WorkerPool:
         executor = self._executor
         if executor is not None and self._executor_pid == os.getpid():
             return executor
         with self._executor_lock:  # first use, or first use in a forked child
             if self._executor is None or self._executor_pid != os.getpid():
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.workers, thread_name_prefix="bridge-wsgi"
-                )
+                self._executor = WorkerPool(self.workers, "bridge-wsgi")
                 self._executor_pid = os.getpid()
             return self._executor
 

@@ -627,3 +627,26 @@ async def test_fewer_bytes_than_content_length_is_logged(
         await call(WsgiToAsgi(app), client)
     assert client.body == b"short"
     assert "5 bytes fewer" in caplog.text
+
+
+async def test_worker_threads_are_bounded_and_end_with_the_adapter() -> None:
+    """The pool never exceeds `workers` threads, and they end when the adapter is gone."""
+    import gc
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", ok_headers())
+        return [threading.current_thread().name.encode()]
+
+    bridged = WsgiToAsgi(app, workers=3)
+    names = set()
+    for _ in range(12):
+        client = Client()
+        await call(bridged, client)
+        names.add(client.body)
+    pool_threads = [t for t in threading.enumerate() if t.name.encode() in names]
+    assert 1 <= len(names) <= 3 and len(pool_threads) == len(names)
+    del bridged
+    gc.collect()
+    for thread in pool_threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in pool_threads)
