@@ -1,0 +1,230 @@
+"""Per-request overhead of each bridge, hello world, driven in-process (no HTTP client).
+
+    python benchmarks/overhead.py            # every implementation, 3 rounds, medians
+    python benchmarks/overhead.py --rounds 5 --requests 50000
+
+Each measurement runs in a fresh process pinned to one CPU
+(os.sched_setaffinity), implementations alternate within each round, and the
+table gives medians in microseconds per request plus ratios to the floor, all
+from the same run: the machines are shared and noisy, so only same-run ratios
+mean anything.
+
+Floors (what a bridge cannot beat by much):
+* WSGI->ASGI: an ASGI app doing the WSGI hello work with one
+  ``loop.run_in_executor`` round trip to a ThreadPoolExecutor(10).
+* ASGI->WSGI: a WSGI app doing one ``asyncio.run_coroutine_threadsafe`` round
+  trip to a shared background loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+SCOPE = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/",
+    "raw_path": b"/",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [(b"host", b"x")],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 80),
+}
+ENVIRON = {
+    "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
+    "SERVER_NAME": "x", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http", "HTTP_HOST": "x", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "1",
+}  # fmt: skip
+W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn"]
+A2W = ["floor", "bridge", "a2wsgi"]
+
+
+def hello_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello, world!"]
+
+
+async def hello_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"Hello, world!"})
+
+
+def wsgi_to_asgi_app(name: str) -> Any:
+    if name == "bridge":
+        from bridge import WsgiToAsgi
+
+        return WsgiToAsgi(hello_wsgi)
+    if name == "a2wsgi":
+        from a2wsgi import WSGIMiddleware
+
+        return WSGIMiddleware(hello_wsgi)
+    if name == "asgiref":
+        from asgiref.wsgi import WsgiToAsgi as AsgirefWsgiToAsgi
+
+        return AsgirefWsgiToAsgi(hello_wsgi)
+    if name == "uvicorn":
+        import warnings
+
+        warnings.simplefilter("ignore")
+        from uvicorn.middleware.wsgi import WSGIMiddleware as UvicornWSGIMiddleware
+
+        return UvicornWSGIMiddleware(hello_wsgi)
+    executor = ThreadPoolExecutor(10)
+
+    async def floor(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        result: list[Any] = []
+
+        def work() -> None:
+            result.append(hello_wsgi({}, lambda status, headers: None))
+
+        await asyncio.get_running_loop().run_in_executor(executor, work)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": result[0][0]})
+
+    return floor
+
+
+async def drive_asgi(app: Any, requests: int, concurrency: int) -> float:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def client(count: int) -> None:
+        for _ in range(count):
+            await app(dict(SCOPE), receive, send)
+
+    await client(200)  # warm-up
+    start = time.perf_counter()
+    await asyncio.gather(*(client(requests // concurrency) for _ in range(concurrency)))
+    return (time.perf_counter() - start) / requests * 1e6
+
+
+def asgi_to_wsgi_app(name: str) -> Any:
+    if name == "bridge":
+        from bridge import AsgiToWsgi
+
+        return AsgiToWsgi(hello_asgi)
+    if name == "a2wsgi":
+        from a2wsgi import ASGIMiddleware
+
+        return ASGIMiddleware(hello_asgi)
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    async def work() -> bytes:
+        return b"Hello, world!"
+
+    def floor(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = asyncio.run_coroutine_threadsafe(work(), loop).result()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+    return floor
+
+
+def drive_wsgi(app: Any, requests: int, threads: int) -> float:
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        return None
+
+    def client(count: int) -> None:
+        for _ in range(count):
+            environ = dict(ENVIRON)
+            environ["wsgi.input"] = io.BytesIO(b"")
+            result = app(environ, start_response)
+            b"".join(result)
+            getattr(result, "close", lambda: None)()
+
+    client(200)  # warm-up
+    workers = [threading.Thread(target=client, args=(requests // threads,)) for _ in range(threads)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return (time.perf_counter() - start) / requests * 1e6
+
+
+def measure_one(direction: str, name: str, concurrency: int, requests: int) -> float:
+    os.sched_setaffinity(0, {0})
+    if direction == "w2a":
+        return asyncio.run(drive_asgi(wsgi_to_asgi_app(name), requests, concurrency))
+    return drive_wsgi(asgi_to_wsgi_app(name), requests, concurrency)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--one", nargs=3, metavar=("DIRECTION", "NAME", "CONCURRENCY"))
+    args = parser.parse_args()
+    if args.one:
+        direction, name, concurrency = args.one
+        print(measure_one(direction, name, int(concurrency), args.requests))
+        return
+    scenarios = [("w2a", c, W2A) for c in (1, 64)] + [("a2w", t, A2W) for t in (1, 8)]
+    results: dict[str, dict[str, list[float]]] = {}
+    for round_number in range(args.rounds):
+        for direction, level, names in scenarios:
+            key = f"{direction} x{level}"
+            rotated = names[round_number % len(names) :] + names[: round_number % len(names)]
+            for name in rotated:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--requests",
+                        str(args.requests),
+                        "--one",
+                        direction,
+                        name,
+                        str(level),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                )
+                if out.returncode != 0:
+                    print(f"{key} {name}: failed: {out.stderr.strip().splitlines()[-1:]}")
+                    continue
+                results.setdefault(key, {}).setdefault(name, []).append(float(out.stdout))
+    print("| scenario | implementation | median µs/request | x floor | runs |")
+    print("|---|---|---|---|---|")
+    for key, by_name in results.items():
+        floor = statistics.median(by_name["floor"])
+        for name, values in by_name.items():
+            median = statistics.median(values)
+            runs = " ".join(f"{v:.1f}" for v in values)
+            print(f"| {key} | {name} | {median:.1f} | {median / floor:.2f} | {runs} |")
+    print(
+        json.dumps({k: {n: statistics.median(v) for n, v in d.items()} for k, d in results.items()})
+    )
+
+
+if __name__ == "__main__":
+    main()
