@@ -50,7 +50,7 @@ ENVIRON = {
     "SERVER_NAME": "x", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
     "wsgi.url_scheme": "http", "HTTP_HOST": "x", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "1",
 }  # fmt: skip
-W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn"]
+W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn", "starlette"]
 A2W = ["floor", "bridge", "a2wsgi"]
 
 
@@ -92,6 +92,13 @@ def wsgi_to_asgi_app(name: str) -> Any:
         from uvicorn.middleware.wsgi import WSGIMiddleware as UvicornWSGIMiddleware
 
         return UvicornWSGIMiddleware(hello_wsgi)
+    if name == "starlette":
+        import warnings
+
+        warnings.simplefilter("ignore")  # deprecated in Starlette 1.x, still shipped
+        from starlette.middleware.wsgi import WSGIMiddleware as StarletteWSGIMiddleware
+
+        return StarletteWSGIMiddleware(hello_wsgi)
     executor = ThreadPoolExecutor(10)
 
     async def floor(scope: dict[str, Any], receive: Any, send: Any) -> None:
