@@ -50,7 +50,7 @@ tox: $(STAMP)
 	PATH="$(PYENV_BINS)$$PATH" $(BIN)/tox $(TOX_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python benchmarks/overhead.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .tox
