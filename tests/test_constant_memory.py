@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from asgi_scope import http_scope
 
 from bridge import AsgiToWsgi, WsgiToAsgi
 
@@ -72,20 +73,12 @@ async def test_wsgi_to_asgi_upload_and_download_in_constant_memory() -> None:
         nonlocal downloaded
         downloaded += len(message.get("body", b""))
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"transfer-encoding", b"chunked")],
-        "client": None,
-        "server": ("127.0.0.1", 80),
-    }
+    scope = http_scope(
+        method="POST",
+        headers=[(b"transfer-encoding", b"chunked")],
+        client=None,
+        server=("127.0.0.1", 80),
+    )
     with Traced() as traced, anyio.fail_after(100):
         await WsgiToAsgi(app)(scope, receive, send)
     assert received == TOTAL and downloaded == TOTAL

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
+from asgi_scope import http_scope
 from wsgi_driver import call_wsgi
 
 from bridge import AsgiToWsgi, WsgiToAsgi
@@ -113,20 +114,15 @@ async def run_asgi(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "headers": [(b"host", b"example.org"), (b"content-length", str(len(body)).encode())],
-    }
+    scope = http_scope(
+        method=method,
+        path=path,
+        raw_path=path.encode(),
+        query_string=query,
+        client=("127.0.0.1", 1),
+        server=("127.0.0.1", 80),
+        headers=[(b"host", b"example.org"), (b"content-length", str(len(body)).encode())],
+    )
     with anyio.fail_after(30):
         await app(scope, receive, send)
     start = sent[0]

@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
+from asgi_scope import http_scope
 
 from bridge import ClientDisconnected, WSGIMiddleware, WsgiToAsgi
 
@@ -22,25 +23,6 @@ pytestmark = pytest.mark.anyio
 
 Message = dict[str, Any]
 TIMEOUT = 10
-
-
-def make_scope(**overrides: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"example.org")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
-    scope.update(overrides)
-    return scope
 
 
 class Client:
@@ -94,7 +76,7 @@ class Client:
 
 async def call(app: Any, client: Client, **scope: Any) -> None:
     with anyio.fail_after(TIMEOUT):
-        await app(make_scope(**scope), client.receive, client.send)
+        await app(http_scope(**scope), client.receive, client.send)
 
 
 class Closing:
@@ -132,7 +114,7 @@ async def test_alias_and_one_call_per_request_with_a_plain_dict_environ() -> Non
 
     assert WSGIMiddleware is WsgiToAsgi
     bridged = WsgiToAsgi(app)
-    scope = make_scope()
+    scope = http_scope()
     snapshot = dict(scope)
     client = Client()
     with anyio.fail_after(TIMEOUT):
@@ -398,7 +380,7 @@ async def test_cancelling_the_asgi_task_closes_the_iterable() -> None:
     client = Client(send_hook=hook)
     with anyio.fail_after(TIMEOUT):
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(WsgiToAsgi(app), make_scope(), client.receive, client.send)
+            tasks.start_soon(WsgiToAsgi(app), http_scope(), client.receive, client.send)
             await first_sent.wait()
             tasks.cancel_scope.cancel()
     assert body.closed_event.wait(TIMEOUT)
@@ -559,7 +541,7 @@ async def test_lifespan_websocket_and_unknown_scopes() -> None:
     sent.clear()
     queue[:] = [{"type": "websocket.connect"}]
     with anyio.fail_after(TIMEOUT):
-        await bridged(make_scope(type="websocket"), receive, send)
+        await bridged(http_scope(type="websocket"), receive, send)
     assert [m["type"] for m in sent] == ["websocket.close"]
 
     with pytest.raises(ValueError, match="scope type"):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from asgi_scope import http_scope
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -130,20 +131,7 @@ async def bridged(app: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes, list
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [],
-        "client": None,
-        "server": ("x", 80),
-    }
+    scope = http_scope(headers=[], client=None, server=("x", 80))
     with anyio.fail_after(10):
         await WsgiToAsgi(app, workers=2)(scope, receive, send)
     start = sent[0]
