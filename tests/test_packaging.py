@@ -186,3 +186,15 @@ def test_installed_package_is_the_wheel_not_the_source_tree(venv: Path, tmp_path
     assert version == source_version()
     typed = Path(location).parent / "py.typed"
     assert typed.is_file()
+
+
+def test_installed_command_and_module_report_the_same_version(venv: Path, tmp_path: Path) -> None:
+    version = source_version()
+    script = run([str(venv / "bin" / "bridge"), "--version"], cwd=tmp_path, timeout=RUN_TIMEOUT)
+    module = run(
+        [str(venv / "bin" / "python"), "-m", "bridge", "--version"],
+        cwd=tmp_path,
+        timeout=RUN_TIMEOUT,
+    )
+    for result in (script, module):
+        assert version in (result.stdout + result.stderr).split()
