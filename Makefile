@@ -7,19 +7,20 @@ STAMP  := $(VENV)/.installed
 # Only the folders that exist: git does not keep empty ones.
 LINT_PATHS := $(wildcard bridge tests examples benchmarks)
 
-.PHONY: help venv test test-fast lint type check demo bench tox clean
+.PHONY: help venv test test-fast lint type check demo bench tox docs docs-serve clean
 
 help:
 	@echo "make demo   - Flask on uvicorn and Starlette on a WSGI server, through the bridge"
 	@echo "make test   - create .venv, install, run the whole test suite"
 	@echo "make lint   - ruff;  make type - mypy --strict;  make check - all three"
 	@echo "make bench  - benchmarks against the peer bridges"
-	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint and type"
+	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint, type and docs"
+	@echo "make docs   - the documentation site into site/ (mkdocs build --strict, offline)"
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -49,8 +50,16 @@ PYENV_BINS := $(shell root=$$(pyenv root 2>/dev/null) && for v in $$(pyenv versi
 tox: $(STAMP)
 	PATH="$(PYENV_BINS)$$PATH" $(BIN)/tox $(TOX_ARGS)
 
+# Offline and warning-free: --strict turns every warning into a failure. The banner
+# mkdocs-material prints about MkDocs 2.0 is not a build warning: silence it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .tox
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache .tox

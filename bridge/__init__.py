@@ -2,9 +2,10 @@
 
 The public API is exactly what this module exports:
 
-* :class:`WsgiToAsgi` (alias :data:`WSGIMiddleware`): serve a WSGI app from an ASGI server.
-* :class:`AsgiToWsgi` (alias :data:`ASGIMiddleware`): serve an ASGI app from a WSGI server.
-* :class:`ClientDisconnected`: the ``OSError`` raised when the other side went away.
+* `WsgiToAsgi` (alias `WSGIMiddleware`): serve a WSGI app from an ASGI server.
+* `AsgiToWsgi` (alias `ASGIMiddleware`): serve an ASGI app from a WSGI server.
+* `ClientDisconnected`: the `OSError` raised when the other side went away.
+* `__version__`: the package version, as a string.
 """
 
 from ._asgi_to_wsgi import ASGIMiddleware, AsgiToWsgi

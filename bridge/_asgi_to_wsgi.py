@@ -457,26 +457,49 @@ class _ResponseIterator:
 class AsgiToWsgi:
     """Serve an ASGI application from a WSGI server.
 
-    ``AsgiToWsgi(asgi_app)`` is a WSGI application. The ASGI app runs on one
-    event loop in a daemon thread that the bridge starts on the first request
-    (and again in a forked child), with the ASGI lifespan protocol honoured.
+    `AsgiToWsgi(asgi_app)` is a WSGI application: give it to gunicorn,
+    waitress, mod_wsgi, uWSGI, Werkzeug or wsgiref. The ASGI app runs as tasks
+    on one asyncio event loop in a daemon thread that the bridge starts on the
+    first request, never at construction, and again in a forked child, so an
+    instance built before `fork()` (`gunicorn --preload`) works in every
+    worker. The ASGI lifespan protocol runs once per process, before the first
+    request is served.
 
-    :param asgi_app: an ASGI 3 app, or an ASGI 2 (double-callable) app.
-    :param lifespan: ``"auto"`` (default: run it if the app supports it),
-        ``"on"`` (an app that does not support it is an error: every request
-        gets 500) or ``"off"`` (never send lifespan events).
-    :param loop: an asyncio loop to run the app on instead of the bridge's own
-        (a2wsgi's ``loop=``). The bridge never stops or closes a loop passed in.
-    :param wait_time: after a response finished normally, how long the WSGI
-        worker waits for the app to return before its task is cancelled
-        (a2wsgi's ``wait_time``). ``None`` (default): the worker returns at
-        once and background work (Starlette ``BackgroundTasks``) keeps running
-        on the loop. When the server closes a response early, the app is
-        cancelled after this many seconds (``None``: at once).
-    :param chunk_size: the most bytes read from ``wsgi.input`` per ``receive()``
-        (default 64 KiB).
-    :param startup_timeout: seconds the first request waits for lifespan startup.
-    :param shutdown_timeout: seconds :meth:`close` waits for lifespan shutdown.
+    `bridge.ASGIMiddleware` is the same class under a2wsgi's name.
+
+    Example:
+        ```python
+        from fastapi import FastAPI
+        from bridge import AsgiToWsgi
+
+        fastapi_app = FastAPI()
+        app = AsgiToWsgi(fastapi_app)   # gunicorn -k gthread app:app
+        ```
+
+    Args:
+        asgi_app: an ASGI 3 app, or an ASGI 2 (double-callable) app.
+        lifespan: `"auto"` (default) runs the lifespan protocol if the app
+            supports it; `"on"` makes an app that does not support it an error
+            (every request gets 500); `"off"` never sends lifespan events.
+        loop: an asyncio loop to run the app on instead of the bridge's own
+            (a2wsgi's `loop=`). The bridge never stops or closes a loop passed
+            in; if it is not running, the bridge runs it in a daemon thread.
+        wait_time: after a response finished normally, how long the WSGI
+            worker waits for the app to return before its task is cancelled
+            (a2wsgi's `wait_time`). `None` (default): the worker returns at
+            once and background work (Starlette `BackgroundTasks`) keeps
+            running on the loop. When the server closes a response early, the
+            app is cancelled after this many seconds (`None`: at once).
+        chunk_size: the most bytes read from `wsgi.input` for one `receive()`
+            (default 64 KiB).
+        startup_timeout: seconds the first request waits for lifespan startup;
+            past it, requests get 500.
+        shutdown_timeout: seconds [`close()`][bridge.AsgiToWsgi.close] waits
+            for lifespan shutdown and for the loop thread to end.
+
+    Raises:
+        ValueError: `lifespan` is not one of the three values, or `chunk_size`
+            is less than 1.
     """
 
     def __init__(
@@ -533,6 +556,14 @@ class AsgiToWsgi:
             return runtime
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI entry point: serve one request.
+
+        Returns once the app sent its first body message (or finished), so
+        `start_response` has already been called; the returned iterable yields
+        each further body message as the app sends it. Closing it early (the
+        client left) gives the app `http.disconnect`, makes its next `send`
+        raise [`ClientDisconnected`][bridge.ClientDisconnected] and cancels it.
+        """
         runtime = self._get_runtime()
         if runtime.startup_error is not None:
             return _plain(
@@ -558,7 +589,13 @@ class AsgiToWsgi:
         return call.respond(start_response)
 
     def close(self) -> None:
-        """Run lifespan shutdown and stop the bridge's loop thread. Idempotent."""
+        """Run lifespan shutdown and stop the bridge's loop thread.
+
+        Idempotent. Also called on leaving a `with AsgiToWsgi(app) as wsgi_app:`
+        block and at interpreter exit. Waits at most `shutdown_timeout` seconds.
+        A loop passed in with `loop=` is left running. After `close()`, further
+        requests raise `RuntimeError`.
+        """
         with self._lock:
             if self._closed:
                 return

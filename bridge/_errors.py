@@ -10,11 +10,13 @@ from __future__ import annotations
 class ClientDisconnected(OSError):
     """The other side of the bridge went away.
 
-    Raised by ``wsgi.input`` reads when the ASGI client disconnected before the
-    request body was complete (a truncated upload must never look like EOF), and
-    by the ASGI ``send`` of :class:`bridge.AsgiToWsgi` once the WSGI server has
-    closed the response (ASGI HTTP spec 2.4). It subclasses :class:`OSError`, as
-    both specs ask.
+    Raised by `wsgi.input` reads in a WSGI app served by
+    [`WsgiToAsgi`][bridge.WsgiToAsgi] when the client disconnected before the
+    request body was complete (a truncated upload must never look like EOF),
+    and by the ASGI `send` of [`AsgiToWsgi`][bridge.AsgiToWsgi] once the WSGI
+    server has closed the response (ASGI HTTP spec 2.4). It subclasses
+    `OSError`, as both specs ask, so code that already handles `OSError` from
+    a socket handles it too.
     """
 
 

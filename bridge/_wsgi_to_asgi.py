@@ -432,19 +432,44 @@ async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Chan
 class WsgiToAsgi:
     """Serve a WSGI application from an ASGI server.
 
-    ``WsgiToAsgi(wsgi_app)`` is an ASGI 3 application. Each HTTP request runs
-    the WSGI app on one of ``workers`` threads; the request body streams into
-    ``wsgi.input`` and the response streams out, both through bounded queues.
+    `WsgiToAsgi(wsgi_app)` is an ASGI 3 application: give it to uvicorn,
+    hypercorn (asyncio or trio), daphne or granian, or mount it inside an ASGI
+    app. Each HTTP request runs the WSGI app on one of `workers` threads of the
+    adapter's own pool; the request body streams into `wsgi.input` and the
+    response streams out, both through bounded queues, so memory per request
+    stays flat whatever the body size.
 
-    :param wsgi_app: the WSGI application (PEP 3333).
-    :param workers: size of this adapter's thread pool (default 10, a2wsgi's
-        default): the number of requests the WSGI app can run at once. More
-        requests queue; none is refused.
-    :param send_queue_size: how many response chunks the WSGI app may produce
-        ahead of the client (default 10, a2wsgi's meaning). Memory per request
-        is bounded by this many chunks.
-    :param duplicate_header_limit: more copies of one request header than this
-        are answered with 400 without calling the app (default 100, asgiref's).
+    `lifespan` scopes are answered (`startup.complete`, `shutdown.complete`),
+    `websocket` scopes are refused before the handshake (the server answers
+    403) and any other scope type raises `ValueError`.
+
+    `bridge.WSGIMiddleware` is the same class under a2wsgi's name.
+
+    Example:
+        ```python
+        from flask import Flask
+        from bridge import WsgiToAsgi
+
+        flask_app = Flask(__name__)
+        app = WsgiToAsgi(flask_app)   # uvicorn app:app
+        ```
+
+    Args:
+        wsgi_app: the WSGI (PEP 3333) application.
+        workers: size of this adapter's thread pool, that is how many requests
+            the WSGI app runs at once (default 10, a2wsgi's default). More
+            requests queue; none is refused. Threads start as requests need
+            them, again in a forked child, and end when the adapter is garbage
+            collected. `wsgi.multithread` is `workers > 1`.
+        send_queue_size: how many response chunks the WSGI app may produce
+            ahead of the client (default 10, a2wsgi's meaning). A slow client
+            holds at most this many chunks in memory.
+        duplicate_header_limit: more copies of one request header than this
+            are answered with `400 Bad Request` without calling the app
+            (default 100, asgiref's limit against CVE-2025-14550).
+
+    Raises:
+        ValueError: `workers` or `send_queue_size` is less than 1.
     """
 
     def __init__(
@@ -487,6 +512,15 @@ class WsgiToAsgi:
             return self._executor
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """The ASGI 3 entry point: serve one `http`, `lifespan` or `websocket` scope.
+
+        Raises:
+            ValueError: the scope type is none of those three.
+            Exception: whatever the WSGI app raised before its response started
+                (the server then answers 500); after the response started, the
+                exception also propagates, and no final empty body is sent, so
+                a cut-off response never looks complete.
+        """
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
