@@ -5,10 +5,11 @@ The public API is exactly what this module exports:
 * :class:`WsgiToAsgi` (alias :data:`WSGIMiddleware`): serve a WSGI app from an ASGI server.
 * :class:`AsgiToWsgi` (alias :data:`ASGIMiddleware`): serve an ASGI app from a WSGI server.
 * :class:`ClientDisconnected`: the ``OSError`` raised when the other side went away.
+* :class:`RequestBodyTooLarge`: the ``OSError`` a ``wsgi.input`` read raises past ``max_body_size``.
 """
 
 from ._asgi_to_wsgi import ASGIMiddleware, AsgiToWsgi
-from ._errors import ClientDisconnected
+from ._errors import ClientDisconnected, RequestBodyTooLarge
 from ._version import __version__
 from ._wsgi_to_asgi import WSGIMiddleware, WsgiToAsgi
 
@@ -16,6 +17,7 @@ __all__ = [
     "ASGIMiddleware",
     "AsgiToWsgi",
     "ClientDisconnected",
+    "RequestBodyTooLarge",
     "WSGIMiddleware",
     "WsgiToAsgi",
     "__version__",
