@@ -31,7 +31,13 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ._errors import RequestRejected
-from ._http import _GOOD_REQUEST_NAMES, check_request_header_name, check_request_header_value
+from ._http import (
+    _GOOD_METHODS,
+    _GOOD_REQUEST_NAMES,
+    check_request_header_name,
+    check_request_header_value,
+    check_request_method,
+)
 from ._limits import (
     DEFAULT_DUPLICATE_HEADER_LIMIT,
     DEFAULT_MAX_HEADER_BYTES,
@@ -123,11 +129,17 @@ def build_environ(
     query: bytes = scope.get("query_string", b"") or b""
     if len(path) + len(query) > max_header_bytes:
         raise target_too_long(len(path) + len(query), max_header_bytes)
-    script_name, path_info = split_path(path, root_path, scope.get("raw_path"))
+    try:
+        script_name, path_info = split_path(path, root_path, scope.get("raw_path"))
+    except UnicodeEncodeError:  # lone surrogates: no bytes stand for them
+        raise RequestRejected(400, f"path {path!r} is not valid Unicode") from None
     http_version: str = scope.get("http_version") or "1.1"
+    method = scope["method"]
+    if method not in _GOOD_METHODS:
+        check_request_method(method)  # not a token: 400
 
     environ: Environ = dict(base)
-    environ["REQUEST_METHOD"] = scope["method"]
+    environ["REQUEST_METHOD"] = method
     environ["SCRIPT_NAME"] = script_name
     environ["PATH_INFO"] = path_info
     environ["QUERY_STRING"] = query.decode("latin-1")
@@ -165,8 +177,13 @@ def build_environ(
         size += len(raw_name) + len(raw_value)
         if size > max_header_bytes:
             raise headers_too_large(max_header_bytes)
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
+        try:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+        except AttributeError:
+            raise TypeError(
+                f"ASGI scope headers must be pairs of bytes, got {raw_name!r}: {raw_value!r}"
+            ) from None
         if not value.isprintable():
             check_request_header_value(name, value)  # CR/LF/NUL: 400
         if name not in _GOOD_REQUEST_NAMES:

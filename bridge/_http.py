@@ -109,6 +109,17 @@ def check_asgi_status(status: object) -> int:
     return int(status)  # an IntEnum such as HTTPStatus.CREATED becomes a plain int
 
 
+_GOOD_METHODS: set[str] = set()
+
+
+def check_request_method(method: object) -> None:
+    """Refuse (400) a request method that is not a token (RFC 9110 section 9.1)."""
+    if type(method) is not str or _TOKEN.match(method) is None:
+        raise RequestRejected(400, f"invalid request method {method!r}")
+    if len(_GOOD_METHODS) < _NAME_CACHE_SIZE:
+        _GOOD_METHODS.add(method)
+
+
 def check_request_header_name(name: str) -> None:
     """Refuse (400) a request header name that is not an RFC 9110 token.
 

@@ -454,6 +454,11 @@ async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Chan
             continue  # discard: the body ended, or the app stopped reading
         assert body is not None
         chunk = message.get("body", b"")
+        if type(chunk) is not bytes:
+            bad = TypeError(f"http.request 'body' must be bytes, got {type(chunk).__name__}")
+            body.close(bad)
+            out.close(bad)
+            return
         if chunk:
             try:
                 await body.aput(chunk)
