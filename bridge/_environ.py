@@ -7,8 +7,10 @@ with the server's scope and the per-adapter constants (``wsgi.errors``,
 ``wsgi.file_wrapper``, ...). It makes one pass over the headers and returns a
 new plain ``dict``, or raises :class:`~bridge._errors.RequestRejected` when the
 request must be refused without calling the app (conflicting Content-Length,
-too many copies of one header). It never mutates the scope and never reads
-``os.environ``: the environ depends on the scope alone.
+too many copies of one header, CR/LF/NUL in a header value, a name or method
+that is not a token, a head past the limits of ``bridge._limits``). It never
+mutates the scope and never reads ``os.environ``: the environ depends on the
+scope alone.
 
 Every CGI value is a "WSGI string": the bytes of the request decoded as
 latin-1. Paths are the subtle part (checklist A2.2-A2.5):
