@@ -106,8 +106,13 @@ def headers_of(
         size = 12 + len(content_type)
     content_length = environ.get("CONTENT_LENGTH") or environ.get("HTTP_CONTENT_LENGTH")
     if content_length:
-        headers.append((b"content-length", wsgi_str_to_bytes(content_length)))
-        size += 14 + len(content_length)
+        # Stripped, as request_body_length reads it: "5\n" is 5, never forwarded raw.
+        content_length = content_length.strip()
+        if not content_length.isprintable():
+            check_request_header_value("content-length", content_length)
+        if content_length:
+            headers.append((b"content-length", wsgi_str_to_bytes(content_length)))
+            size += 14 + len(content_length)
     for key, value in environ.items():
         if (
             key[:5] == "HTTP_"

@@ -311,6 +311,23 @@ def test_a2w_hostile_content_length_is_400_without_calling_the_app(
     assert result.status == "400 Bad Request" and scopes == []
 
 
+@pytest.mark.parametrize("value", ["5\n", " 5\r\n", "\t5 "])
+def test_a2w_content_length_with_surrounding_whitespace_is_forwarded_stripped(
+    make_adapter: Callable[..., AsgiToWsgi], value: str
+) -> None:
+    """Found by fuzz/fuzz_translators.py: "5\\n" was read as 5 but forwarded raw."""
+    app, scopes = echo_scope()
+    result = call_wsgi(
+        make_adapter(app),
+        "POST",
+        body=b"12345",
+        environ_overrides={"CONTENT_LENGTH": value},
+        validate=False,
+    )
+    assert result.status == "200 OK" and result.body == b"12345"
+    assert [v for n, v in scopes[0]["headers"] if n == b"content-length"] == [b"5"]
+
+
 def test_a2w_conflicting_length_variables_follow_content_length_only(
     make_adapter: Callable[..., AsgiToWsgi],
 ) -> None:
