@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ import pytest
 from asgi_scope import http_scope
 from wsgi_driver import call_wsgi
 
-from bridge import AsgiToWsgi, RequestBodyTooLarge, WsgiToAsgi
+from bridge import ASGIMiddleware, AsgiToWsgi, RequestBodyTooLarge, WSGIMiddleware, WsgiToAsgi
 from bridge._limits import (
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_HEADER_BYTES,
@@ -69,6 +70,19 @@ def test_bad_option_values_are_refused_by_both_adapters(name: str, value: Any) -
         WsgiToAsgi(lambda e, s: [], **{name: value})
     with pytest.raises(ValueError, match=name):
         AsgiToWsgi(lambda s, r, se: None, **{name: value})
+
+
+@pytest.mark.anyio
+async def test_a2wsgi_style_aliases_take_the_limits() -> None:
+    """``WSGIMiddleware`` / ``ASGIMiddleware`` are the same classes, limits included."""
+    client = Client([b"x" * 11])
+    await serve(WSGIMiddleware(Recorder(), workers=2, max_body_size=10), client, **with_length(11))
+    assert client.status == 413
+    a2w = ASGIMiddleware(http_only(ReadAll()), wait_time=None, max_body_size=10)
+    try:
+        assert call_wsgi(a2w, "POST", body=b"x" * 11).status == "413 " + HTTPStatus(413).phrase
+    finally:
+        a2w.close()
 
 
 def test_duplicate_header_limit_is_checked_too() -> None:
