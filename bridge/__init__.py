@@ -6,10 +6,11 @@ The public API is exactly what this module exports:
 * `AsgiToWsgi` (alias `ASGIMiddleware`): serve an ASGI app from a WSGI server.
 * `ClientDisconnected`: the `OSError` raised when the other side went away.
 * `__version__`: the package version, as a string.
+* `RequestBodyTooLarge`: the `OSError` a `wsgi.input` read raises past `max_body_size`.
 """
 
 from ._asgi_to_wsgi import ASGIMiddleware, AsgiToWsgi
-from ._errors import ClientDisconnected
+from ._errors import ClientDisconnected, RequestBodyTooLarge
 from ._version import __version__
 from ._wsgi_to_asgi import WSGIMiddleware, WsgiToAsgi
 
@@ -17,6 +18,7 @@ __all__ = [
     "ASGIMiddleware",
     "AsgiToWsgi",
     "ClientDisconnected",
+    "RequestBodyTooLarge",
     "WSGIMiddleware",
     "WsgiToAsgi",
     "__version__",

@@ -51,6 +51,14 @@ from ._channel import Channel, LoopHandle
 from ._errors import ClientDisconnected, RequestRejected
 from ._http import check_asgi_status, decode_asgi_headers, status_line
 from ._lifespan import Lifespan, LifespanFailed
+from ._limits import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+    body_too_large,
+    check_limits,
+)
 from ._scope import build_scope, request_body_length
 
 logger = logging.getLogger("bridge")
@@ -59,6 +67,7 @@ Message = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 _DEMAND = object()
+_TOO_LARGE = ("too_large",)  # next_event(): the body crossed max_body_size
 _EXTENSIONS: dict[str, Any] = {"http.response.pathsend": {}}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _ERROR_BODY = b"Internal Server Error"
@@ -175,6 +184,7 @@ class _AsgiCall:
         self.scope = scope
         self.environ = environ
         self.remaining = length  # body bytes still to read; None = to EOF
+        self.received = 0  # body bytes read so far, counted only under max_body_size
         self.out: Channel[Any] = Channel(runtime.handle, 1)
         self.body: Channel[Any] = Channel(runtime.handle, 1)
         # Loop-side state.
@@ -280,7 +290,9 @@ class _AsgiCall:
             if self.started:
                 raise RuntimeError("http.response.start sent twice")
             status = check_asgi_status(message.get("status"))
-            self.headers = decode_asgi_headers(message.get("headers"))
+            self.headers = decode_asgi_headers(
+                message.get("headers"), self.adapter.max_response_header_bytes
+            )
             self.status = status
             self.started = True
         elif kind == "http.response.pathsend":
@@ -323,38 +335,69 @@ class _AsgiCall:
             event = out.get()
             out.task_done()
             if event is _DEMAND:
-                self._feed_body()
+                if self._feed_body():
+                    return _TOO_LARGE
                 continue
             return event
 
-    def _feed_body(self) -> None:
+    def _feed_body(self) -> bool:
+        """Read one chunk for ``receive()``; True when it crossed ``max_body_size``."""
         remaining = self.remaining
         size = (
             self.adapter.chunk_size
             if remaining is None
             else min(remaining, self.adapter.chunk_size)
         )
+        limit = self.adapter.max_body_size
+        if limit is not None and remaining is None:
+            return self._feed_limited(min(size, limit - self.received + 1), limit)
         try:
             data = self.environ["wsgi.input"].read(size) if size else b""
         except Exception as exc:
             logger.warning("reading wsgi.input failed: %r", exc)
             self.body.put_nowait(None)
-            return
+            return False
         if type(data) is not bytes:
             data = bytes(data)
         if remaining is None:
             self.body.put_nowait((data, bool(data)))
-            return
+            return False
         if not data and remaining > 0:  # B2.4: a short input is a disconnect
             self.body.put_nowait(None)
-            return
+            return False
         remaining -= len(data)
         self.remaining = remaining
         self.body.put_nowait((data, remaining > 0))
+        return False
+
+    def _feed_limited(self, size: int, limit: int) -> bool:
+        """Read to EOF under ``max_body_size``: past it, the app sees ``http.disconnect``."""
+        try:
+            data = self.environ["wsgi.input"].read(size)
+        except Exception as exc:
+            logger.warning("reading wsgi.input failed: %r", exc)
+            self.body.put_nowait(None)
+            return False
+        if type(data) is not bytes:
+            data = bytes(data)
+        self.received += len(data)
+        if self.received > limit:
+            logger.warning("request body larger than max_body_size=%d: refused", limit)
+            self.body.put_nowait(None)
+            return True
+        self.body.put_nowait((data, bool(data)))
+        return False
 
     def respond(self, start_response: StartResponse) -> Iterable[bytes]:
         event = self.next_event()
         kind = event[0]
+        if kind == "too_large":
+            # Nothing was sent yet: the client gets 413; the app, which was
+            # handed http.disconnect, is told the response is over.
+            self.close_from_server(False)
+            limit = self.adapter.max_body_size
+            text = f"request body is larger than the limit of {limit} bytes\n"
+            return _plain(start_response, status_line(413), text.encode())
         if kind == "body":
             _, chunk, more = event
             start_response(status_line(self.status), self.headers)
@@ -437,6 +480,8 @@ class _ResponseIterator:
                     self._finished = True
                 if chunk:
                     return chunk
+            elif kind == "too_large":
+                continue  # the response began: the app was handed http.disconnect
             elif kind == "done":
                 self._finished = True
                 outcome = event[1]
@@ -492,6 +537,18 @@ class AsgiToWsgi:
             app is cancelled after this many seconds (`None`: at once).
         chunk_size: the most bytes read from `wsgi.input` for one `receive()`
             (default 64 KiB).
+        max_body_size: the largest request body in bytes, or `None` (default:
+            no limit; the body is streamed, never held). A larger CONTENT_LENGTH
+            is answered with 413 without calling the app; a body read to EOF
+            that grows past it ends with `http.disconnect` for the app and 413
+            for the client (if the response has not started).
+        max_header_count: more request headers than this get 431 (default 100).
+        max_header_bytes: request header names and values adding up to more
+            bytes than this get 431, a path plus query string longer than this
+            414 (default 64 KiB).
+        max_response_header_bytes: response header names and values adding up
+            to more than this make the app's `send` raise `ValueError`; they are
+            never forwarded and the client gets 500 (default 64 KiB).
         startup_timeout: seconds the first request waits for lifespan startup;
             past it, requests get 500.
         shutdown_timeout: seconds [`close()`][bridge.AsgiToWsgi.close] waits
@@ -512,11 +569,25 @@ class AsgiToWsgi:
         chunk_size: int = 65536,
         startup_timeout: float = 60.0,
         shutdown_timeout: float = 30.0,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        max_response_header_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
     ) -> None:
         if lifespan not in ("auto", "on", "off"):
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        check_limits(
+            max_body_size=max_body_size,
+            max_header_count=max_header_count,
+            max_header_bytes=max_header_bytes,
+            max_response_header_bytes=max_response_header_bytes,
+        )
+        self.max_body_size = max_body_size
+        self.max_header_count = max_header_count
+        self.max_header_bytes = max_header_bytes
+        self.max_response_header_bytes = max_response_header_bytes
         self.app = guarantee_single_callable(asgi_app)  # type: ignore[no-untyped-call]
         self.lifespan = lifespan
         self.loop = loop
@@ -572,18 +643,23 @@ class AsgiToWsgi:
                 b"ASGI lifespan startup failed: "
                 + runtime.startup_error.encode("utf-8", "replace"),
             )
+        lifespan = runtime.lifespan
         try:
             length = request_body_length(environ)
+            max_body = self.max_body_size
+            if max_body is not None and length is not None and length > max_body:
+                raise body_too_large(length, max_body)
+            scope = build_scope(
+                environ,
+                state=dict(lifespan.state) if lifespan.supported else None,
+                extensions=_EXTENSIONS,
+                max_header_count=self.max_header_count,
+                max_header_bytes=self.max_header_bytes,
+            )
         except RequestRejected as rejected:
             return _plain(
                 start_response, status_line(rejected.status), rejected.reason.encode() + b"\n"
             )
-        lifespan = runtime.lifespan
-        scope = build_scope(
-            environ,
-            state=dict(lifespan.state) if lifespan.supported else None,
-            extensions=_EXTENSIONS,
-        )
         call = _AsgiCall(self, runtime, scope, environ, length)
         runtime.loop.call_soon_threadsafe(call.start)
         return call.respond(start_response)

@@ -7,8 +7,10 @@ with the server's scope and the per-adapter constants (``wsgi.errors``,
 ``wsgi.file_wrapper``, ...). It makes one pass over the headers and returns a
 new plain ``dict``, or raises :class:`~bridge._errors.RequestRejected` when the
 request must be refused without calling the app (conflicting Content-Length,
-too many copies of one header). It never mutates the scope and never reads
-``os.environ``: the environ depends on the scope alone.
+too many copies of one header, CR/LF/NUL in a header value, a name or method
+that is not a token, a head past the limits of ``bridge._limits``). It never
+mutates the scope and never reads ``os.environ``: the environ depends on the
+scope alone.
 
 Every CGI value is a "WSGI string": the bytes of the request decoded as
 latin-1. Paths are the subtle part (checklist A2.2-A2.5):
@@ -31,6 +33,21 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ._errors import RequestRejected
+from ._http import (
+    _GOOD_METHODS,
+    _GOOD_REQUEST_NAMES,
+    check_request_header_name,
+    check_request_header_value,
+    check_request_method,
+)
+from ._limits import (
+    DEFAULT_DUPLICATE_HEADER_LIMIT,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    headers_too_large,
+    target_too_long,
+    too_many_headers,
+)
 
 Environ = dict[str, Any]
 
@@ -98,22 +115,33 @@ def build_environ(
     scope: Mapping[str, Any],
     base: Mapping[str, Any],
     *,
-    duplicate_header_limit: int = 100,
+    duplicate_header_limit: int = DEFAULT_DUPLICATE_HEADER_LIMIT,
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
 ) -> Environ:
     """Build the environ for one request.
 
     ``base`` holds the per-adapter constants (``wsgi.version``, ``wsgi.errors``,
     ``wsgi.multithread`` ...); it is copied, never changed. The caller adds
-    ``wsgi.input``.
+    ``wsgi.input``. The limits are checked on the way (``bridge._limits``).
     """
     scheme: str = scope.get("scheme") or "http"
     root_path: str = scope.get("root_path", "") or ""
-    script_name, path_info = split_path(scope["path"], root_path, scope.get("raw_path"))
+    path: str = scope["path"]
     query: bytes = scope.get("query_string", b"") or b""
+    if len(path) + len(query) > max_header_bytes:
+        raise target_too_long(len(path) + len(query), max_header_bytes)
+    try:
+        script_name, path_info = split_path(path, root_path, scope.get("raw_path"))
+    except UnicodeEncodeError:  # lone surrogates: no bytes stand for them
+        raise RequestRejected(400, f"path {path!r} is not valid Unicode") from None
     http_version: str = scope.get("http_version") or "1.1"
+    method = scope["method"]
+    if method not in _GOOD_METHODS:
+        check_request_method(method)  # not a token: 400
 
     environ: Environ = dict(base)
-    environ["REQUEST_METHOD"] = scope["method"]
+    environ["REQUEST_METHOD"] = method
     environ["SCRIPT_NAME"] = script_name
     environ["PATH_INFO"] = path_info
     environ["QUERY_STRING"] = query.decode("latin-1")
@@ -137,16 +165,37 @@ def build_environ(
 
     # One pass over the headers. Values are joined per name; `counts` enforces
     # the duplicate limit (asgiref's CVE-2025-14550 fix, checklist A2.13).
+    # The size limits cost one addition and two comparisons per header.
     counts: dict[str, int] = {}
     content_lengths: list[str] = []
     host_header: str | None = None
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name[:1] == ":" or "_" in name:
-            # Pseudo-headers are the server's business; names with "_" would
-            # collide with "-" once turned into HTTP_* keys (header spoofing,
-            # Django CVE-2015-0219), so they are dropped like gunicorn does.
+    headers = scope.get("headers") or ()
+    if type(headers) is not list and type(headers) is not tuple:
+        headers = list(headers)
+    if len(headers) > max_header_count:
+        raise too_many_headers(len(headers), max_header_count)
+    size = 0
+    for raw_name, raw_value in headers:
+        size += len(raw_name) + len(raw_value)
+        if size > max_header_bytes:
+            raise headers_too_large(max_header_bytes)
+        try:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+        except AttributeError:
+            raise TypeError(
+                f"ASGI scope headers must be pairs of bytes, got {raw_name!r}: {raw_value!r}"
+            ) from None
+        if not value.isprintable():
+            check_request_header_value(name, value)  # CR/LF/NUL: 400
+        if name not in _GOOD_REQUEST_NAMES:
+            if name[:1] == ":":
+                continue  # pseudo-headers are the server's business
+            check_request_header_name(name)  # not a token: 400
+        if "_" in name:
+            # Names with "_" would collide with "-" once turned into HTTP_*
+            # keys (header spoofing, Django CVE-2015-0219), so they are
+            # dropped like gunicorn does.
             continue
         seen = counts.get(name, 0) + 1
         counts[name] = seen

@@ -1,6 +1,6 @@
 """Exceptions shared by both directions.
 
-Only :class:`ClientDisconnected` is public (re-exported by ``bridge``); the others
+`ClientDisconnected` and `RequestBodyTooLarge` are public (re-exported by `bridge`); the others
 are how the pure translators tell the adapters that a request must be refused.
 """
 
@@ -32,3 +32,16 @@ class RequestRejected(Exception):
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+class RequestBodyTooLarge(OSError):
+    """The request body grew past the adapter's ``max_body_size``.
+
+    Raised by `wsgi.input` reads of [`WsgiToAsgi`][bridge.WsgiToAsgi] when a
+    body without a declared length (chunked, HTTP/2) exceeds the limit; every
+    later read raises it again. Unless the app catches it, the client gets
+    `413 Content Too Large` (if the response has not started). It is an
+    `OSError`, like every other failure to read the input.
+    """
+
+    status = 413

@@ -21,6 +21,9 @@ import re
 from collections.abc import Iterable
 from http import HTTPStatus
 
+from ._errors import RequestRejected
+from ._limits import DEFAULT_MAX_RESPONSE_HEADER_BYTES, response_headers_too_large
+
 # RFC 9110 section 7.6.1: connection-specific header fields. WSGI forbids apps
 # to send them (PEP 3333, "Other HTTP Features") and ASGI servers frame the
 # response themselves, so a bridge never forwards them in either direction.
@@ -49,6 +52,15 @@ _BAD_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # PEP 3333: "three-digit code, a single space, a reason phrase"; the reason may
 # hold any field-value character but no control character.
 _STATUS = re.compile(r"([1-9][0-9][0-9]) [^\x00-\x08\x0a-\x1f\x7f]*\Z")
+
+# RFC 9110 section 5.5: a recipient MUST reject (or replace) CR, LF and NUL in
+# a field value; other control characters MAY be kept, so request values are
+# held to this rule only (servers already refuse the rest).
+_FORBIDDEN_IN_REQUEST = re.compile(r"[\r\n\x00]")
+# Request header names already checked to be tokens (bounded: a client cannot
+# make it grow past _NAME_CACHE_SIZE).
+_GOOD_REQUEST_NAMES: set[str] = set()
+_NAME_CACHE_SIZE = 1024
 
 _STATUS_LINES: dict[int, str] = {
     s.value: f"{s.value} {s.phrase}" for s in HTTPStatus if s.value >= 200
@@ -97,24 +109,62 @@ def check_asgi_status(status: object) -> int:
     return int(status)  # an IntEnum such as HTTPStatus.CREATED becomes a plain int
 
 
-def encode_wsgi_headers(headers: object) -> list[tuple[bytes, bytes]]:
+_GOOD_METHODS: set[str] = set()
+
+
+def check_request_method(method: object) -> None:
+    """Refuse (400) a request method that is not a token (RFC 9110 section 9.1)."""
+    if type(method) is not str or _TOKEN.match(method) is None:
+        raise RequestRejected(400, f"invalid request method {method!r}")
+    if len(_GOOD_METHODS) < _NAME_CACHE_SIZE:
+        _GOOD_METHODS.add(method)
+
+
+def check_request_header_name(name: str) -> None:
+    """Refuse (400) a request header name that is not an RFC 9110 token.
+
+    Called only for names not seen before, so a known name costs one set lookup.
+    """
+    if _TOKEN.match(name) is None:
+        raise RequestRejected(400, f"invalid request header name {name!r}")
+    if len(_GOOD_REQUEST_NAMES) < _NAME_CACHE_SIZE:
+        _GOOD_REQUEST_NAMES.add(name)
+
+
+def check_request_header_value(name: str, value: str) -> None:
+    """Refuse (400) a request header value holding CR, LF or NUL (RFC 9110 section 5.5).
+
+    Callers skip this when ``value.isprintable()`` (the common case, one C call).
+    """
+    if _FORBIDDEN_IN_REQUEST.search(value) is not None:
+        raise RequestRejected(400, f"request header {name!r} holds CR, LF or NUL")
+
+
+def encode_wsgi_headers(
+    headers: object, max_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES
+) -> list[tuple[bytes, bytes]]:
     """WSGI ``start_response`` headers -> ASGI header pairs.
 
     Names are lowercased (ASGI servers expect it), both parts are encoded as
     latin-1, and hop-by-hop headers are dropped. Anything that is not a list of
-    ``(str, str)`` with a token name and a clean value raises.
+    ``(str, str)`` with a token name and a clean value raises, and so do headers
+    whose names and values add up to more than ``max_bytes``.
     """
     if type(headers) is not list:
         raise TypeError(
             f"WSGI response headers must be a list, got {type(headers).__name__} (PEP 3333)"
         )
     out: list[tuple[bytes, bytes]] = []
+    size = 0
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise TypeError(f"each WSGI response header must be a (name, value) tuple: {item!r}")
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError(f"WSGI response header name and value must be str: {item!r}")
+        size += len(name) + len(value)
+        if size > max_bytes:
+            raise response_headers_too_large(max_bytes)
         if _TOKEN.match(name) is None:
             raise ValueError(f"invalid response header name {name!r}")
         if _BAD_VALUE.search(value) is not None:
@@ -129,16 +179,20 @@ def encode_wsgi_headers(headers: object) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def decode_asgi_headers(headers: object) -> list[tuple[str, str]]:
+def decode_asgi_headers(
+    headers: object, max_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES
+) -> list[tuple[str, str]]:
     """ASGI ``http.response.start`` headers -> WSGI header list.
 
     Every entry must be a pair of ``bytes``; names must be tokens (so
     pseudo-headers such as ``:status`` are refused) and values may not hold
     control characters. Hop-by-hop headers are dropped: wsgiref asserts on them.
+    Names and values adding up to more than ``max_bytes`` raise ``ValueError``.
     """
     if headers is None:
         return []
     out: list[tuple[str, str]] = []
+    size = 0
     try:
         iterator = iter(headers)  # type: ignore[call-overload]
     except TypeError:
@@ -156,6 +210,9 @@ def decode_asgi_headers(headers: object) -> list[tuple[str, str]]:
                 name, value = bytes(name), bytes(value)
             else:
                 raise TypeError(f"ASGI header name and value must be bytes, got {item!r}")
+        size += len(name) + len(value)
+        if size > max_bytes:
+            raise response_headers_too_large(max_bytes)
         if _TOKEN_BYTES.match(name) is None:
             raise ValueError(f"invalid ASGI response header name {name!r}")
         if _BAD_VALUE_BYTES.search(value) is not None:

@@ -6,9 +6,10 @@ Theory of operation
 on the WSGI server's worker thread. It reads the environ, never changes it, and
 returns a new scope dict. It never raises on odd input from a WSGI server: a
 missing key, a non-numeric port or a path that is not UTF-8 all map to a
-documented value (checklist B1). Request-level refusals (a bad CONTENT_LENGTH)
-are decided by :func:`request_body_length`, which raises
-:class:`~bridge._errors.RequestRejected`.
+documented value (checklist B1). Request-level refusals raise
+:class:`~bridge._errors.RequestRejected`: a bad CONTENT_LENGTH (decided by
+:func:`request_body_length`), a header that would smuggle CR, LF or NUL into
+the app, and a request head past the limits (``bridge._limits``).
 
 WSGI strings carry bytes as latin-1, so every ``str -> bytes`` step here is a
 latin-1 encode; ``path`` (text in ASGI) is those bytes decoded as UTF-8 with
@@ -25,6 +26,14 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from ._errors import RequestRejected
+from ._http import _GOOD_REQUEST_NAMES, check_request_header_name, check_request_header_value
+from ._limits import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    headers_too_large,
+    target_too_long,
+    too_many_headers,
+)
 
 Scope = dict[str, Any]
 
@@ -76,15 +85,34 @@ def _port(value: object) -> int | None:
     return None
 
 
-def headers_of(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
-    """Request headers as lowercase byte pairs (checklist B1.7)."""
+def headers_of(
+    environ: Mapping[str, Any],
+    *,
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+) -> list[tuple[bytes, bytes]]:
+    """Request headers as lowercase byte pairs (checklist B1.7).
+
+    Raises :class:`RequestRejected`: 400 for a name that is not a token or a
+    value holding CR, LF or NUL (never forwarded to the app), 431 past the limits.
+    """
     headers: list[tuple[bytes, bytes]] = []
+    size = 0
     content_type = environ.get("CONTENT_TYPE") or environ.get("HTTP_CONTENT_TYPE")
     if content_type:
+        if not content_type.isprintable():
+            check_request_header_value("content-type", content_type)
         headers.append((b"content-type", wsgi_str_to_bytes(content_type)))
+        size = 12 + len(content_type)
     content_length = environ.get("CONTENT_LENGTH") or environ.get("HTTP_CONTENT_LENGTH")
     if content_length:
-        headers.append((b"content-length", wsgi_str_to_bytes(content_length)))
+        # Stripped, as request_body_length reads it: "5\n" is 5, never forwarded raw.
+        content_length = content_length.strip()
+        if not content_length.isprintable():
+            check_request_header_value("content-length", content_length)
+        if content_length:
+            headers.append((b"content-length", wsgi_str_to_bytes(content_length)))
+            size += 14 + len(content_length)
     for key, value in environ.items():
         if (
             key[:5] == "HTTP_"
@@ -92,7 +120,16 @@ def headers_of(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
             and isinstance(value, str)
         ):
             name = key[5:].replace("_", "-").lower()
+            size += len(name) + len(value)
+            if not value.isprintable():
+                check_request_header_value(name, value)  # CR/LF/NUL: 400
+            if name not in _GOOD_REQUEST_NAMES:
+                check_request_header_name(name)  # not a token: 400
             headers.append((name.encode("latin-1"), wsgi_str_to_bytes(value)))
+    if len(headers) > max_header_count:
+        raise too_many_headers(len(headers), max_header_count)
+    if size > max_header_bytes:
+        raise headers_too_large(max_header_bytes)
     return headers
 
 
@@ -124,10 +161,21 @@ def build_scope(
     *,
     state: dict[str, Any] | None,
     extensions: Mapping[str, Any],
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
 ) -> Scope:
-    """Build the ``http`` scope for one request. ``state`` must already be a copy."""
+    """Build the ``http`` scope for one request. ``state`` must already be a copy.
+
+    Raises :class:`RequestRejected` only for what the limits or the header rules
+    refuse (see :func:`headers_of`; 414 for a path plus query string longer than
+    ``max_header_bytes``); any other odd value maps to a documented default.
+    """
     script_name: str = environ.get("SCRIPT_NAME", "") or ""
     path_info: str = environ.get("PATH_INFO", "") or ""
+    query: str = environ.get("QUERY_STRING", "") or ""
+    target = len(script_name) + len(path_info) + len(query)
+    if target > max_header_bytes:
+        raise target_too_long(target, max_header_bytes)
     root_bytes = wsgi_str_to_bytes(script_name)
     path_bytes = root_bytes + wsgi_str_to_bytes(path_info)
     if path_bytes.isascii():
@@ -159,9 +207,11 @@ def build_scope(
         "scheme": environ.get("wsgi.url_scheme") or "http",
         "path": path,
         "raw_path": _raw_path(environ, path_bytes),
-        "query_string": wsgi_str_to_bytes(environ.get("QUERY_STRING", "") or ""),
+        "query_string": wsgi_str_to_bytes(query),
         "root_path": root_path,
-        "headers": headers_of(environ),
+        "headers": headers_of(
+            environ, max_header_count=max_header_count, max_header_bytes=max_header_bytes
+        ),
         "client": client,
         "server": server,
         "extensions": ext,

@@ -48,8 +48,18 @@ import anyio
 
 from ._channel import Channel, ChannelClosed, LoopHandle
 from ._environ import build_environ
-from ._errors import ClientDisconnected, RequestRejected
+from ._errors import ClientDisconnected, RequestBodyTooLarge, RequestRejected
 from ._http import encode_wsgi_headers, parse_status
+from ._limits import (
+    DEFAULT_DUPLICATE_HEADER_LIMIT,
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+    body_grew_too_large,
+    body_too_large,
+    check_limits,
+)
 from ._wsgi_input import RequestBody
 
 logger = logging.getLogger("bridge")
@@ -193,6 +203,7 @@ class _WsgiCall:
         "app",
         "called",
         "environ",
+        "header_limit",
         "headers",
         "headers_sent",
         "out",
@@ -201,8 +212,15 @@ class _WsgiCall:
         "wrote",
     )
 
-    def __init__(self, app: WSGIApp, environ: dict[str, Any], out: Channel[Any]) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        environ: dict[str, Any],
+        out: Channel[Any],
+        header_limit: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+    ) -> None:
         self.app = app
+        self.header_limit = header_limit
         self.environ = environ
         self.out = out
         self.called = False
@@ -227,7 +245,7 @@ class _WsgiCall:
         self.called = True
         self.status = 0  # an invalid call leaves no usable status behind
         code = parse_status(status)
-        encoded = encode_wsgi_headers(headers)
+        encoded = encode_wsgi_headers(headers, self.header_limit)
         self.status = code
         self.headers = encoded
         self.remaining = None
@@ -330,6 +348,19 @@ class _WsgiCall:
                 out.put_nowait(_Failure(ClientDisconnected("client disconnected")))
             except BaseException:
                 pass
+        except RequestBodyTooLarge as exc:
+            # max_body_size crossed and the app let the read error through:
+            # 413 if nothing was sent yet, else the response is cut off.
+            if self.headers_sent:
+                logger.error("request body over the limit after the response began: %s", exc)
+                final = None
+                try:
+                    out.put_nowait(_Failure(exc))
+                except BaseException:
+                    pass
+            else:
+                final = _plain_messages(413, str(exc) + "\n")
+            del exc
         except BaseException as exc:
             final = None
             try:
@@ -371,9 +402,9 @@ class _WsgiCall:
                 close()
 
 
-async def _send_plain(send: Send, status: int, text: str) -> None:
+def _plain_messages(status: int, text: str) -> list[Message]:
     body = text.encode("utf-8")
-    await send(
+    return [
         {
             "type": "http.response.start",
             "status": status,
@@ -381,9 +412,14 @@ async def _send_plain(send: Send, status: int, text: str) -> None:
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
             ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+        },
+        {"type": "http.response.body", "body": body, "more_body": False},
+    ]
+
+
+async def _send_plain(send: Send, status: int, text: str) -> None:
+    for message in _plain_messages(status, text):
+        await send(message)
 
 
 async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Channel[Any]) -> None:
@@ -418,6 +454,11 @@ async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Chan
             continue  # discard: the body ended, or the app stopped reading
         assert body is not None
         chunk = message.get("body", b"")
+        if type(chunk) is not bytes:
+            bad = TypeError(f"http.request 'body' must be bytes, got {type(chunk).__name__}")
+            body.close(bad)
+            out.close(bad)
+            return
         if chunk:
             try:
                 await body.aput(chunk)
@@ -467,6 +508,19 @@ class WsgiToAsgi:
         duplicate_header_limit: more copies of one request header than this
             are answered with `400 Bad Request` without calling the app
             (default 100, asgiref's limit against CVE-2025-14550).
+        max_body_size: the largest request body in bytes, or `None` (default:
+            no limit; the body is streamed, never held). A larger declared
+            Content-Length is answered with 413 without calling the app; a body
+            without one that grows past it makes `wsgi.input` reads raise
+            [`RequestBodyTooLarge`][bridge.RequestBodyTooLarge] (413 unless the
+            app catches it).
+        max_header_count: more request headers than this get 431 (default 100).
+        max_header_bytes: request header names and values adding up to more
+            bytes than this get 431, a path plus query string longer than this
+            414 (default 64 KiB).
+        max_response_header_bytes: response header names and values adding up
+            to more than this make `start_response` raise `ValueError`; they are
+            never forwarded (default 64 KiB).
 
     Raises:
         ValueError: `workers` or `send_queue_size` is less than 1.
@@ -478,16 +532,31 @@ class WsgiToAsgi:
         *,
         workers: int = 10,
         send_queue_size: int = 10,
-        duplicate_header_limit: int = 100,
+        duplicate_header_limit: int = DEFAULT_DUPLICATE_HEADER_LIMIT,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        max_response_header_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         if send_queue_size < 1:
             raise ValueError("send_queue_size must be at least 1")
+        check_limits(
+            duplicate_header_limit=duplicate_header_limit,
+            max_body_size=max_body_size,
+            max_header_count=max_header_count,
+            max_header_bytes=max_header_bytes,
+            max_response_header_bytes=max_response_header_bytes,
+        )
         self.app = wsgi_app
         self.workers = workers
         self.send_queue_size = send_queue_size
         self.duplicate_header_limit = duplicate_header_limit
+        self.max_body_size = max_body_size
+        self.max_header_count = max_header_count
+        self.max_header_bytes = max_header_bytes
+        self.max_response_header_bytes = max_response_header_bytes
         self._executor: WorkerPool | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()
@@ -547,17 +616,26 @@ class WsgiToAsgi:
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
             environ = build_environ(
-                scope, self._base_environ, duplicate_header_limit=self.duplicate_header_limit
+                scope,
+                self._base_environ,
+                duplicate_header_limit=self.duplicate_header_limit,
+                max_header_count=self.max_header_count,
+                max_header_bytes=self.max_header_bytes,
             )
         except RequestRejected as rejected:
             await _send_plain(send, rejected.status, rejected.reason + "\n")
             return
-        handle = LoopHandle()
-        out: Channel[Any] = Channel(handle, self.send_queue_size)
-        call = _WsgiCall(self.app, environ, out)
-
         length_text = environ.get("CONTENT_LENGTH")
         length = int(length_text) if length_text is not None else None
+        max_body = self.max_body_size
+        if max_body is not None and length is not None and length > max_body:
+            refusal = body_too_large(length, max_body)
+            await _send_plain(send, refusal.status, refusal.reason + "\n")
+            return
+        handle = LoopHandle()
+        out: Channel[Any] = Channel(handle, self.send_queue_size)
+        call = _WsgiCall(self.app, environ, out, self.max_response_header_bytes)
+
         has_body = length != 0 and (
             length is not None
             or "HTTP_TRANSFER_ENCODING" in environ
@@ -566,7 +644,10 @@ class WsgiToAsgi:
         body_channel: Channel[bytes] | None = None
         if has_body:
             body_channel = Channel(handle, _BODY_READ_AHEAD)
-            reader = RequestBody(_make_fetch(out, body_channel), length)
+            if max_body is not None and length is None:
+                reader = RequestBody(_make_limited_fetch(out, body_channel, max_body), None)
+            else:
+                reader = RequestBody(_make_fetch(out, body_channel), length)
         else:
             reader = RequestBody(None, 0)
 
@@ -651,6 +732,29 @@ def _make_fetch(out: Channel[Any], body: Channel[bytes]) -> Callable[[], bytes]:
             return b""
 
     return fetch
+
+
+def _make_limited_fetch(out: Channel[Any], body: Channel[bytes], limit: int) -> Callable[[], bytes]:
+    """:func:`_make_fetch` for a body of unknown length under ``max_body_size``.
+
+    Past ``limit`` bytes the body channel is closed (the loop side discards the
+    rest) and this read and every later one raise :class:`RequestBodyTooLarge`.
+    """
+    fetch = _make_fetch(out, body)
+    received = 0
+
+    def limited_fetch() -> bytes:
+        nonlocal received
+        if received > limit:
+            raise body_grew_too_large(limit)
+        chunk = fetch()
+        received += len(chunk)
+        if received > limit:
+            body.close()
+            raise body_grew_too_large(limit)
+        return chunk
+
+    return limited_fetch
 
 
 WSGIMiddleware = WsgiToAsgi

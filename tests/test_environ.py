@@ -386,7 +386,8 @@ def test_duplicate_header_limit_counts_mixed_case_together() -> None:
 
 def test_duplicate_header_default_limit() -> None:
     assert headers_env([(b"x-a", b"1")] * 100)["HTTP_X_A"].count("1") == 100
-    error = rejected(make_scope(headers=[(b"x-a", b"1")] * 101))
+    # max_header_count (default 100) would refuse 101 headers first, with 431.
+    error = rejected(make_scope(headers=[(b"x-a", b"1")] * 101), max_header_count=1000)
     assert error.status == 400
 
 
@@ -685,7 +686,8 @@ def test_property_environ_from_any_scope(scope: Scope) -> None:
     st.lists(
         st.tuples(
             st.sampled_from([b"cookie", b"Cookie", b"x-a", b"X-A", b"accept", b"x_a"]),
-            st.binary(max_size=6),
+            # CR, LF and NUL are refused (400), see tests/test_hostile_input.py
+            st.binary(max_size=6).map(lambda v: v.translate(None, b"\r\n\x00")),
         ),
         max_size=10,
     )
