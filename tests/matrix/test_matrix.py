@@ -143,7 +143,9 @@ def _check(
     logs: Path,
     record_property: Any,
 ) -> None:
-    record_property("matrix", {"kind": kind, "app": app, "server": server, "item": item_id})
+    limit = FRAMEWORK_LIMITS.get((app, item_id), "")
+    cell = {"kind": kind, "app": app, "server": server, "item": item_id, "framework_limit": limit}
+    record_property("matrix", cell)
     item = ITEMS[item_id]
     native_answers = _replay(NATIVE[kind], _target(kind, app, False), logs, app)
     native = _answer(native_answers, item_id, "native")
