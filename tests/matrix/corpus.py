@@ -180,6 +180,7 @@ def _cookies(answer: Answer) -> None:
     assert len(cookies) == 2, answer.headers
     assert cookies[0].startswith("first=1"), cookies
     assert cookies[1].startswith("second=2"), cookies
+    assert app_common.header_values(answer.header("x-repeated")) == ["one", "two"], answer.headers
 
 
 QUERY = "a=1&a=2&q=caf%C3%A9&plus=x+y%20z&empty="

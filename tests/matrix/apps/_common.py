@@ -8,7 +8,9 @@ Routes (each framework implements them with its own API):
 ``GET /headers``      JSON: the values of ``ECHOED_HEADERS`` (see :func:`header_values`)
 ``GET /query``        JSON: the raw query string and its (key, value) pairs in order
 ``GET /path/<rest>``  JSON: the decoded ``rest`` path parameter
-``GET /cookies``      sets two cookies (two Set-Cookie headers)
+``GET /cookies``      sets two cookies (two Set-Cookie headers) and sends X-Repeated
+                      twice (one, two), or once as "one, two" where the framework
+                      keeps response headers in a dict (Django, Litestar)
 """
 
 from __future__ import annotations

@@ -60,6 +60,8 @@ def cookies() -> bytes:
     bottle.response.content_type = "text/plain"
     bottle.response.set_cookie("first", "1")
     bottle.response.set_cookie("second", "2", httponly=True)
+    bottle.response.add_header("X-Repeated", "one")
+    bottle.response.add_header("X-Repeated", "two")
     return b"two cookies\n"
 
 

@@ -77,6 +77,7 @@ def cookies(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(b"two cookies\n", content_type="text/plain")
     response.set_cookie("first", "1")
     response.set_cookie("second", "2", httponly=True)
+    response["X-Repeated"] = "one, two"  # Django's headers are a dict: no repeats
     return response
 
 

@@ -57,6 +57,8 @@ async def cookies() -> Response:
     response = PlainTextResponse("two cookies\n")
     response.set_cookie("first", "1")
     response.set_cookie("second", "2", httponly=True)
+    response.headers.append("X-Repeated", "one")
+    response.headers.append("X-Repeated", "two")
     return response
 
 

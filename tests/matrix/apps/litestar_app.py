@@ -59,6 +59,7 @@ async def cookies() -> Response[bytes]:
     return Response(
         b"two cookies\n",
         media_type="text/plain",
+        headers={"X-Repeated": "one, two"},  # Litestar's headers are a dict: no repeats
         cookies=[Cookie(key="first", value="1"), Cookie(key="second", value="2", httponly=True)],
     )
 

@@ -56,6 +56,8 @@ async def cookies() -> Response:
     response = Response(b"two cookies\n", mimetype="text/plain")
     response.set_cookie("first", "1")
     response.set_cookie("second", "2", httponly=True)
+    response.headers.add("X-Repeated", "one")
+    response.headers.add("X-Repeated", "two")
     return response
 
 
