@@ -163,6 +163,8 @@ def _echoes(total: int, digest: str) -> Callable[[Answer], None]:
 def _streamed(answer: Answer) -> None:
     assert answer.status == 200, answer.status
     assert answer.body == b"".join(app_common.chunks())
+    # Not collected and sized anywhere on the way (the server frames it as it goes).
+    assert not answer.header("content-length"), answer.headers
 
 
 def _headers(answer: Answer) -> None:
