@@ -96,7 +96,7 @@ def _replay(server: str, target: str, logs: Path, app: str) -> dict[str, Answer 
                         else:
                             answers[item.id] = item.send(process.port)
                     except Exception as exc:
-                        answers[item.id] = exc
+                        answers[item.id] = RuntimeError(f"{exc!r} (server log: {log})")
             finally:
                 process.stop()
             _ANSWERS[key] = answers
