@@ -26,6 +26,11 @@ PY = sys.executable
 STARTUP_SECONDS = 60
 
 Command = Callable[[str, int], list[str]]
+PORT_ATTEMPTS = 3
+
+
+class _PortTaken(RuntimeError):
+    """The server could not bind the port it was given."""
 
 
 def free_port() -> int:
@@ -95,29 +100,38 @@ class ServerProcess:
 
     def __init__(self, server: str, target: str, log: Path) -> None:
         self.name = f"{server} {target}"
-        self.port = free_port()
         self.log = log
         env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                SERVERS[server](target, self.port),
-                cwd=TESTS,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            # Another process may take the free port before the server binds it:
+            # then the server exits early, saying so, and a new port is tried.
+            self.port = free_port()
+            with log.open("wb") as out:
+                self.proc = subprocess.Popen(
+                    SERVERS[server](target, self.port),
+                    cwd=TESTS,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                self._wait_ready()
+                return
+            except _PortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log.read_text()}")
+                output = self.log.read_text()
+                error = _PortTaken if "already in use" in output.lower() else RuntimeError
+                raise error(f"{self.name} exited early:\n{output}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
                 try:
