@@ -19,7 +19,7 @@ import pytest
 
 JSON_ENV = "BRIDGE_MATRIX_JSON"
 PACKAGES = (
-    "flask", "django", "bottle", "fastapi", "starlette", "quart", "litestar",
+    "flask", "django", "bottle", "falcon", "fastapi", "starlette", "quart", "litestar",
     "uvicorn", "hypercorn", "trio", "daphne", "gunicorn", "uvicorn-worker", "waitress", "werkzeug",
 )  # fmt: skip
 

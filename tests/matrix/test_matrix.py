@@ -30,6 +30,7 @@ WSGI_APPS = {
     "flask": ("matrix.apps.flask_app", "app", "bridged"),
     "django-wsgi": ("matrix.apps.django_app", "wsgi", "wsgi_bridged"),
     "bottle": ("matrix.apps.bottle_app", "app", "bridged"),
+    "falcon": ("matrix.apps.falcon_app", "app", "bridged"),
 }
 ASGI_APPS = {
     "fastapi": ("matrix.apps.fastapi_app", "app", "bridged"),
