@@ -146,9 +146,12 @@ def encode_wsgi_headers(
     """WSGI ``start_response`` headers -> ASGI header pairs.
 
     Names are lowercased (ASGI servers expect it), both parts are encoded as
-    latin-1, and hop-by-hop headers are dropped. Anything that is not a list of
-    ``(str, str)`` with a token name and a clean value raises, and so do headers
-    whose names and values add up to more than ``max_bytes``.
+    latin-1, and hop-by-hop headers are dropped. Leading and trailing spaces
+    and tabs are stripped from values: they are not part of a field value
+    (RFC 9110 section 5.5) and h11 (uvicorn) refuses them, while Django's WSGI
+    handler sends every Set-Cookie value with a leading space. Anything that is
+    not a list of ``(str, str)`` with a token name and a clean value raises, and so
+    do headers whose names and values add up to more than ``max_bytes``.
     """
     if type(headers) is not list:
         raise TypeError(
@@ -175,7 +178,7 @@ def encode_wsgi_headers(
         lname = name.lower()
         if lname in HOP_BY_HOP:
             continue
-        out.append((lname.encode("ascii"), value.encode("latin-1")))
+        out.append((lname.encode("ascii"), value.strip(" \t").encode("latin-1")))
     return out
 
 

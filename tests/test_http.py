@@ -218,6 +218,17 @@ def test_encode_allows_htab_and_space_in_values() -> None:
     assert encode_wsgi_headers([("X-Name", "a\tb c")]) == [(b"x-name", b"a\tb c")]
 
 
+def test_encode_strips_surrounding_whitespace_from_values() -> None:
+    # Django's WSGI handler sends " name=value; Path=/" for each Set-Cookie; h11 refuses
+    # a value that starts with a space, so uvicorn used to drop the connection.
+    headers = [("Set-Cookie", " first=1; Path=/"), ("X-Name", "\ta b \t"), ("X-Empty", "  ")]
+    assert encode_wsgi_headers(headers) == [
+        (b"set-cookie", b"first=1; Path=/"),
+        (b"x-name", b"a b"),
+        (b"x-empty", b""),
+    ]
+
+
 @pytest.mark.parametrize(
     "name",
     ["", "Bad Name", "X:Y", ":status", "X-Name\r\n", "caf\xe9", "a\tb", "(x)", "a/b", "x\x00"],
@@ -349,7 +360,7 @@ def test_encode_then_decode_round_trip(headers: list[tuple[str, str]]) -> None:
     encoded = encode_wsgi_headers(headers)
     assert all(type(n) is bytes and type(v) is bytes for n, v in encoded)
     assert [n for n, _ in encoded] == [n.lower().encode("ascii") for n, _ in headers]
-    assert decode_asgi_headers(encoded) == [(n.lower(), v) for n, v in headers]
+    assert decode_asgi_headers(encoded) == [(n.lower(), v.strip(" \t")) for n, v in headers]
 
 
 @given(st.lists(st.tuples(st.sampled_from(HOP_BY_HOP_NAMES), clean_values), max_size=5))

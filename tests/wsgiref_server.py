@@ -1,4 +1,9 @@
-"""`python tests/wsgiref_server.py PORT MODULE:ATTR`: a threading wsgiref server for tests."""
+"""`python tests/wsgiref_server.py PORT MODULE:ATTR [wsgiref|werkzeug]`: a threading test server.
+
+``wsgiref`` (the default) is the standard library's server; ``werkzeug`` is
+werkzeug's development server (threaded). Both stop on SIGTERM and then call
+the app's ``close()`` if it has one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import signal
 import sys
 from socketserver import ThreadingMixIn
 from types import FrameType
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 
@@ -21,11 +27,18 @@ class QuietHandler(WSGIRequestHandler):
 
 def main() -> None:
     port, target = int(sys.argv[1]), sys.argv[2]
+    kind = sys.argv[3] if len(sys.argv) > 3 else "wsgiref"
     module, _, attr = target.partition(":")
     app = getattr(importlib.import_module(module), attr)
-    server = make_server(
-        "127.0.0.1", port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
-    )
+    server: Any
+    if kind == "werkzeug":
+        from werkzeug.serving import make_server as make_werkzeug_server
+
+        server = make_werkzeug_server("127.0.0.1", port, app, threaded=True)
+    else:
+        server = make_server(
+            "127.0.0.1", port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
+        )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -1,0 +1,66 @@
+"""What every matrix app answers, framework-independent.
+
+Routes (each framework implements them with its own API):
+
+``GET|HEAD /hello``   text ``hello from <framework>``
+``POST /echo``        JSON ``{"length", "sha256"}`` of the request body
+``GET /stream``       ``STREAM_CHUNKS`` chunks, streamed, no Content-Length
+``GET /headers``      JSON: the values of ``ECHOED_HEADERS`` (see :func:`header_values`)
+``GET /query``        JSON: the raw query string and its (key, value) pairs in order
+``GET /path/<rest>``  JSON: the decoded ``rest`` path parameter
+``GET /cookies``      sets two cookies (two Set-Cookie headers) and sends X-Repeated
+                      twice (one, two), or once as "one, two" where the framework
+                      keeps response headers in a dict (Django, Litestar)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+
+STREAM_CHUNKS = 64
+ECHOED_HEADERS = ("x-multi", "x-single", "cookie")
+
+
+def chunk(i: int) -> bytes:
+    return (b"%04d:" % i) * 200
+
+
+def chunks() -> Iterator[bytes]:
+    for i in range(STREAM_CHUNKS):
+        yield chunk(i)
+
+
+def to_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def echo(body: bytes) -> bytes:
+    return to_json({"length": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+
+
+def header_values(values: Iterable[str]) -> list[str]:
+    """Every value of one header, each comma-separated field split out.
+
+    A WSGI server folds repeated request headers into one comma-joined field
+    (RFC 9110 section 5.3 makes the two equivalent), an ASGI server passes
+    them one by one; splitting makes both read the same.
+    """
+    return [part.strip() for value in values for part in value.split(",")]
+
+
+def headers_body(get_all: dict[str, list[str]]) -> bytes:
+    return to_json({name: header_values(get_all.get(name, [])) for name in ECHOED_HEADERS})
+
+
+def query_body(raw: str, pairs: Iterable[tuple[str, str]]) -> bytes:
+    return to_json({"raw": raw, "pairs": [list(pair) for pair in pairs]})
+
+
+def path_body(rest: str) -> bytes:
+    return to_json({"rest": rest})
+
+
+def hello(framework: str) -> bytes:
+    return f"hello from {framework}\n".encode()
