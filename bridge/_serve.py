@@ -605,6 +605,11 @@ def _run_granian(app: Any, options: Options, plan: Plan) -> int:
     if options.threads and plan.speaks == WSGI:
         command += ["--blocking-threads", str(options.threads)]
     if options.reload:
+        if not is_installed("watchfiles"):
+            raise CliError(
+                "granian's reloader needs its reload extra: pip install 'granian[reload]'",
+                EXIT_NOT_INSTALLED,
+            )
         command += ["--reload", "--reload-paths", os.getcwd()]
     if options.root_path:
         command += ["--url-path-prefix", options.root_path]
