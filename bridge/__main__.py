@@ -1,143 +1,198 @@
-"""The ``bridge`` command: ``bridge inspect MODULE:ATTR`` and ``bridge serve MODULE:ATTR``.
+"""The ``bridge`` command: ``bridge inspect TARGET`` and ``bridge serve TARGET``.
 
-``serve`` wraps the app when the chosen server speaks the other interface:
-a WSGI app on ``uvicorn`` goes through :class:`bridge.WsgiToAsgi`, an ASGI app on
-``wsgiref`` through :class:`bridge.AsgiToWsgi`. ``wsgiref`` (standard library)
-always works; ``uvicorn`` is used by default for ASGI-speaking runs when it is
-installed. Exit codes: 0 success, 1 the app could not be loaded, 2 usage
-errors (argparse), 3 the server is not installed or could not start.
+Theory of operation: both commands load the target (:mod:`bridge._cli_load`),
+tell its interface (:mod:`bridge._detect`, or ``--interface``), and consult
+the server table in :mod:`bridge._serve`. ``inspect`` prints what the app is
+and how each server would run it; ``serve`` runs it, wrapped in the bridge
+when the server speaks the other interface. Errors are :class:`CliError`
+messages with the fix, and exit with the codes in :data:`EPILOG`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
-import os
 import sys
 from typing import Any
 
+from ._cli_load import EXIT_LOAD, CliError, load_app
 from ._detect import ASGI2, ASGI3, WSGI, interface_of
+from ._serve import (
+    LOG_LEVELS,
+    NAMES,
+    SERVERS,
+    Options,
+    default_server,
+    install_hint,
+    make_plan,
+    serve,
+    server_installed,
+)
 from ._version import __version__
 
-SERVERS = {"wsgiref": WSGI, "uvicorn": ASGI3}
-INSTALL_HINT = {"uvicorn": "pip install 'wsgi-asgi-bridge[serve]'"}
+EPILOG = """\
+TARGET is MODULE:ATTR ('myproject.web:app'), a factory call with literal
+arguments ('myproject.web:create_app()', 'web:create_app("prod", debug=True)'),
+or a file path ('examples/flask_app.py:app'). Without :ATTR, 'app' and then
+'application' are used.
+
+exit codes:
+  0  stopped cleanly (Ctrl-C or SIGTERM; lifespan shutdown has run)
+  1  the app could not be loaded: module or file not found, attribute
+     missing, not a WSGI/ASGI app, or its import or factory raised
+  2  usage error: bad arguments, or an option the chosen server does not
+     have (--reload, --workers, --threads, --worker-class)
+  3  the chosen server is not installed (the message gives the pip command)
+  4  cannot listen on --host/--port (port in use, no permission)
+  5  the server started but stopped with an error (its output says why)
+"""
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def load_app(target: str) -> Any:
-    """Import ``MODULE:ATTR`` (``ATTR`` may be ``factory()``)."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise CliError(f"expected MODULE:ATTR, such as 'myproject.app:app', got {target!r}", 1)
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+def _kind(app: Any, forced: str | None) -> str:
+    if forced:
+        return forced
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise CliError(
-                f"module {module_name!r} not found: run from the directory that contains it, "
-                "or add that directory to PYTHONPATH",
-                1,
-            ) from exc
-        raise
-    call = attr.endswith("()")
-    name = attr[:-2] if call else attr
-    try:
-        app = getattr(module, name)
-    except AttributeError:
-        raise CliError(f"module {module_name!r} has no attribute {name!r}", 1) from None
-    return app() if call else app
+        return interface_of(app)
+    except TypeError as exc:
+        raise CliError(f"not an app: {exc}", EXIT_LOAD) from None
 
 
-def _server_installed(name: str) -> bool:
-    return name == "wsgiref" or importlib.util.find_spec(name) is not None
+def _describe(app: Any, kind: str) -> str:
+    from . import AsgiToWsgi, WsgiToAsgi  # noqa: PLC0415
 
-
-def _default_server(kind: str) -> str:
-    if kind != WSGI and _server_installed("uvicorn"):
-        return "uvicorn"
-    return "wsgiref"
-
-
-def _adapt(app: Any, kind: str, server_speaks: str) -> Any:
-    from . import AsgiToWsgi, WsgiToAsgi  # noqa: PLC0415 - keep `inspect` light
-
-    if server_speaks == WSGI:
-        return app if kind == WSGI else AsgiToWsgi(app)
-    return WsgiToAsgi(app) if kind == WSGI else app
+    text = f"{NAMES[kind]} application"
+    if isinstance(app, WsgiToAsgi):
+        text += " (a bridge.WsgiToAsgi around a WSGI app)"
+    elif isinstance(app, AsgiToWsgi):
+        text += " (a bridge.AsgiToWsgi around an ASGI app)"
+    return text
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     app = load_app(args.app)
-    kind = args.interface or interface_of(app)
-    print(f"{args.app}: {dict(wsgi='WSGI', asgi3='ASGI 3', asgi2='ASGI 2')[kind]} application")
-    for server, speaks in SERVERS.items():
-        installed = _server_installed(server)
-        if speaks == WSGI:
-            wrapping = "as is" if kind == WSGI else "through bridge.AsgiToWsgi"
-        else:
-            wrapping = "through bridge.WsgiToAsgi" if kind == WSGI else "as is"
-        state = "installed" if installed else f"not installed ({INSTALL_HINT[server]})"
-        print(f"  {server:8} {wrapping:28} {state}")
+    kind = _kind(app, args.interface)
+    print(f"{args.app}: {_describe(app, kind)}")
+    print("installed servers that can run it:")
+    missing = []
+    for name, server in SERVERS.items():
+        if not server_installed(server):
+            missing.append(f"  {name:15} {install_hint(server)}")
+            continue
+        plan = make_plan(app, kind, server, Options(args.app))
+        how = plan.wrapping
+        if name == "gunicorn":
+            how += f" (worker class {plan.worker_class})"
+        note = f"; {server.note}" if server.note else ""
+        print(f"  {name:15} {how}{note}")
+    if missing:
+        print("not installed:")
+        print("\n".join(missing))
+    print(f"default server: {default_server(kind)} (bridge serve {args.app})")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     app = load_app(args.app)
-    kind = args.interface or interface_of(app)
-    server = args.server or _default_server(kind)
-    if not _server_installed(server):
-        raise CliError(f"server {server!r} is not installed: {INSTALL_HINT[server]}", 3)
-    served = _adapt(app, kind, SERVERS[server])
-    if server == "uvicorn":
-        import uvicorn  # noqa: PLC0415
+    kind = _kind(app, args.interface)
+    options = Options(
+        target=args.app,
+        interface=args.interface,
+        server=args.server,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        root_path=args.root_path,
+        log_level=args.log_level,
+        reload=args.reload,
+        worker_class=args.worker_class,
+    )
+    return serve(app, kind, options)
 
-        uvicorn.run(served, host=args.host, port=args.port, root_path=args.root_path)
-        return 0
-    from socketserver import ThreadingMixIn  # noqa: PLC0415
-    from wsgiref.simple_server import WSGIServer, make_server  # noqa: PLC0415
 
-    class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
-
+def _positive(text: str) -> int:
     try:
-        httpd = make_server(args.host, args.port, served, server_class=ThreadingWSGIServer)
-    except OSError as exc:
-        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", 3) from exc
-    print(f"bridge: serving {args.app} on http://{args.host}:{args.port} (wsgiref)", flush=True)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
     try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
-        close = getattr(served, "close", None)
-        if close is not None and served is not app:
-            close()  # lifespan shutdown for a bridged ASGI app
-    return 0
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0 to 65535")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bridge", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="bridge",
+        description="Inspect a WSGI or ASGI app, or serve it on any server, bridged as needed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"bridge {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("inspect", cmd_inspect), ("serve", cmd_serve)):
-        sub = commands.add_parser(name)
-        sub.add_argument("app", help="MODULE:ATTR, or MODULE:factory()")
-        sub.add_argument("--interface", choices=[WSGI, ASGI3, ASGI2])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    inspect = commands.add_parser(
+        "inspect",
+        help="print what the app is and which installed servers can run it",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the app on a server, wrapped in the bridge when needed",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for sub, func in ((inspect, cmd_inspect), (serve_parser, cmd_serve)):
+        sub.add_argument("app", metavar="TARGET", help="MODULE:ATTR, MODULE:factory(), or FILE.py")
+        sub.add_argument(
+            "--interface",
+            choices=[WSGI, ASGI3, ASGI2],
+            help="what the app is, when detection cannot tell",
+        )
         sub.set_defaults(func=func)
-        if name == "serve":
-            sub.add_argument("--server", choices=sorted(SERVERS))
-            sub.add_argument("--host", default="127.0.0.1")
-            sub.add_argument("--port", type=int, default=8000)
-            sub.add_argument("--root-path", default="")
+    s = serve_parser
+    s.add_argument(
+        "--server",
+        choices=list(SERVERS),
+        help="default: uvicorn for an ASGI app when installed, else wsgiref (standard library)",
+    )
+    s.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    s.add_argument("--port", type=_port, default=8000, help="default: %(default)s")
+    s.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="worker processes (uvicorn, hypercorn, granian, gunicorn)",
+    )
+    s.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="threads for a WSGI app: gunicorn/waitress/granian's pool, "
+        "or bridge.WsgiToAsgi's on an ASGI server",
+    )
+    s.add_argument("--root-path", default="", metavar="P", help="the URL prefix the app is under")
+    s.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    s.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart on code changes, with the server's own reloader "
+        "(uvicorn, hypercorn, granian, gunicorn, werkzeug)",
+    )
+    s.add_argument(
+        "--worker-class",
+        metavar="NAME",
+        help="hypercorn: asyncio, uvloop or trio; gunicorn: any (sync, gthread, "
+        "uvicorn_worker.UvicornWorker, ...)",
+    )
     return parser
 
 
@@ -148,9 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"bridge: error: {exc}", file=sys.stderr)
         return exc.code
-    except TypeError as exc:
-        print(f"bridge: error: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":

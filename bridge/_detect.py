@@ -41,15 +41,15 @@ def interface_of(app: Any) -> str:
         return ASGI3
     if getattr(app, "_asgi_double_callable", False):
         return ASGI2
-    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
-        getattr(app, "__call__", None)  # noqa: B004 - inspecting __call__, not callability
-    ):
-        return ASGI3
-    if inspect.isclass(app):
+    if inspect.isclass(app):  # before __call__: a class's __call__ is its instances'
         count = _positional_count(app)
         if count == 1:
             return ASGI2
         raise TypeError(f"{app!r} is a class; pass an instance of it (or its factory's result)")
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+        getattr(app, "__call__", None)  # noqa: B004 - inspecting __call__, not callability
+    ):
+        return ASGI3
     count = _positional_count(app)
     if count == 2:
         return WSGI

@@ -1,7 +1,14 @@
 """A FastAPI (ASGI) app made servable by any WSGI server, lifespan included.
 
-gunicorn -k gthread examples.fastapi_app:app
-waitress-serve examples.fastapi_app:app
+FastAPI on gunicorn and on waitress, run from the repository root:
+
+    $ bridge serve examples/fastapi_app.py --server gunicorn --threads 4 --port 8000
+    $ bridge serve examples/fastapi_app.py --server waitress --port 8000
+    $ gunicorn -k gthread --threads 4 -b 127.0.0.1:8000 examples.fastapi_app:app
+    $ waitress-serve --listen=127.0.0.1:8000 examples.fastapi_app:app
+
+``app`` is the FastAPI app wrapped in bridge.AsgiToWsgi; the lifespan startup
+runs before the first request in each worker process.
 """
 
 from collections.abc import AsyncIterator

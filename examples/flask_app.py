@@ -1,7 +1,13 @@
-"""A Flask (WSGI) app made servable by any ASGI server.
+"""A Flask (WSGI) app made servable by any ASGI server (Flask on uvicorn).
 
-uvicorn examples.flask_app:app
-hypercorn -k trio examples.flask_app:app
+Run it (from the repository root):
+
+    $ bridge serve examples/flask_app.py --server uvicorn --port 8000
+    $ uvicorn examples.flask_app:app --port 8000
+
+``app`` is the Flask app wrapped in bridge.WsgiToAsgi, so any ASGI server takes
+it as it is (``hypercorn -k trio examples.flask_app:app`` too); ``bridge serve``
+hands a WSGI server the Flask app inside instead of wrapping it twice.
 """
 
 from flask import Flask, request

@@ -1,33 +1,36 @@
-"""The ``bridge`` command: app detection, ``inspect``, ``serve`` errors, and a real ``serve``."""
+"""The ``bridge`` command in process: loading targets, detection, plans, errors, exit codes.
+
+Real servers started by ``bridge serve`` are in tests/test_cli_servers.py.
+"""
 
 from __future__ import annotations
 
-import os
+import re
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.__main__ import main
+import bridge._serve as serve_module
+from bridge import AsgiToWsgi, WsgiToAsgi
+from bridge.__main__ import EPILOG, main
+from bridge._cli_load import load_app
 from bridge._detect import ASGI2, ASGI3, WSGI, interface_of
+from bridge._serve import SERVERS, Options, make_plan, served_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 APPS = """
+from bridge import AsgiToWsgi, WsgiToAsgi
+
 def wsgi_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"wsgi says hi"]
 
 async def asgi_app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"asgi says hi"})
 
@@ -40,6 +43,21 @@ class Asgi2:
 def make_wsgi():
     return wsgi_app
 
+def make_named(name, *, loud=False):
+    def named(environ, start_response):
+        start_response("200 OK", [])
+        return [(name.upper() if loud else name).encode()]
+    named.label = (name, loud)
+    return named
+
+def broken_factory():
+    raise RuntimeError("the database is down")
+
+class Holder:
+    inner = wsgi_app
+
+wrapped_wsgi = WsgiToAsgi(wsgi_app)
+wrapped_asgi = AsgiToWsgi(asgi_app)
 not_an_app = 42
 """
 
@@ -47,8 +65,14 @@ not_an_app = 42
 @pytest.fixture
 def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "cli_apps.py").write_text(APPS)
+    (tmp_path / "broken_import.py").write_text("import no_such_dependency_xyz\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "web.py").write_text("from cli_apps import wsgi_app as app\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("cli_apps", "broken_import", "web"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr("bridge._cli_load._cache", {})
     return tmp_path
 
 
@@ -63,6 +87,9 @@ def test_interface_detection() -> None:
         def __init__(self, scope: Any) -> None:
             self.scope = scope
 
+        async def __call__(self, receive: Any, send: Any) -> None:
+            return None
+
     class AsgiObject:
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             return None
@@ -70,11 +97,51 @@ def test_interface_detection() -> None:
     assert interface_of(wsgi) == WSGI
     assert interface_of(asgi) == ASGI3
     assert interface_of(AsgiObject()) == ASGI3
-    assert interface_of(Asgi2) == ASGI2
+    assert interface_of(Asgi2) == ASGI2  # a class whose instances' __call__ is async
+    assert interface_of(WsgiToAsgi(wsgi)) == ASGI3
+    assert interface_of(AsgiToWsgi(asgi)) == WSGI
     with pytest.raises(TypeError, match="not callable"):
         interface_of(42)
     with pytest.raises(TypeError, match="cannot tell"):
         interface_of(lambda a, b, c, d: None)
+
+
+def test_targets_attribute_paths_factories_and_files(app_module: Path) -> None:
+    assert load_app("cli_apps:Holder.inner").__name__ == "wsgi_app"
+    assert load_app("cli_apps:make_wsgi()").__name__ == "wsgi_app"
+    named = load_app('cli_apps:make_named("hi", loud=True)')
+    assert named.label == ("hi", True)
+    assert load_app("cli_apps:make_named('x')").label == ("x", False)
+    assert load_app("cli_apps.py:asgi_app").__name__ == "asgi_app"
+    assert load_app(str(app_module / "cli_apps.py") + ":wsgi_app").__name__ == "wsgi_app"
+    assert load_app("pkg/web.py").__name__ == "wsgi_app"  # no :ATTR -> app
+    assert load_app("cli_apps:make_wsgi()") is load_app("cli_apps:make_wsgi()")  # called once
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no_such_module_xyz:app", "module 'no_such_module_xyz' not found"),
+        ("cli_apps:missing", "has no attribute 'missing'; it has: Asgi2, AsgiToWsgi"),
+        ("cli_apps:Holder.nope", "cli_apps.Holder has no attribute 'nope'"),
+        ("cli_apps", "has no 'app' or 'application': name the app as cli_apps:ATTR"),
+        ("cli_apps:not_an_app", "not an app: 42 is not callable"),
+        ("cli_apps:make_named(print)", "must be Python literals"),
+        ("cli_apps:make_named(*x)", "must be Python literals"),
+        ("cli_apps:1 + 2", "after the colon give an attribute"),
+        ("cli_apps:broken_factory()", "calling broken_factory() raised RuntimeError"),
+        ("broken_import:app", "importing 'broken_import' raised ModuleNotFoundError"),
+        ("missing_dir/app.py:app", "file 'missing_dir/app.py' not found"),
+        (":app", "expected MODULE:ATTR"),
+    ],
+)
+def test_load_errors_are_clear_and_exit_1(
+    app_module: Path, capsys: pytest.CaptureFixture[str], target: str, message: str
+) -> None:
+    assert main(["inspect", target]) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.rstrip().splitlines()[-1].startswith("bridge: error: ")
 
 
 def test_inspect_reports_kind_and_wrapping(
@@ -82,84 +149,173 @@ def test_inspect_reports_kind_and_wrapping(
 ) -> None:
     assert main(["inspect", "cli_apps:wsgi_app"]) == 0
     out = capsys.readouterr().out
-    assert "WSGI application" in out
-    assert "uvicorn  through bridge.WsgiToAsgi" in out
+    assert "cli_apps:wsgi_app: WSGI application" in out
+    assert re.search(r"^  uvicorn +through bridge\.WsgiToAsgi$", out, re.M)
+    assert re.search(r"^  hypercorn-trio +through bridge\.WsgiToAsgi$", out, re.M)
+    assert re.search(r"^  waitress +as is$", out, re.M)
+    assert re.search(r"^  granian +as is$", out, re.M)  # granian speaks WSGI itself
+    assert re.search(r"^  gunicorn +as is \(worker class gthread\)$", out, re.M)
+    assert "default server: wsgiref" in out
+
     assert main(["inspect", "cli_apps:asgi_app"]) == 0
     out = capsys.readouterr().out
     assert "ASGI 3 application" in out
-    assert "wsgiref  through bridge.AsgiToWsgi" in out
-    assert main(["inspect", "cli_apps:make_wsgi()"]) == 0
-    assert "WSGI application" in capsys.readouterr().out
+    assert re.search(r"^  wsgiref +through bridge\.AsgiToWsgi$", out, re.M)
+    assert re.search(
+        r"^  gunicorn +as is \(worker class bridge\._cli_worker\.UvicornWorker\)", out, re.M
+    )
+    assert re.search(r"^  daphne +as is; daphne does not run the ASGI lifespan", out, re.M)
+    assert "default server: uvicorn" in out
+
+    assert main(["inspect", "cli_apps:Asgi2"]) == 0
+    out = capsys.readouterr().out
+    assert "ASGI 2 application" in out
+    assert re.search(r"^  uvicorn +through asgiref's guarantee_single_callable", out, re.M)
+
+    assert main(["inspect", "cli_apps:wrapped_wsgi"]) == 0
+    out = capsys.readouterr().out
+    assert "ASGI 3 application (a bridge.WsgiToAsgi around a WSGI app)" in out
+    assert re.search(r"^  waitress +its WSGI app, taken out of the bridge\.WsgiToAsgi$", out, re.M)
+
+    assert main(["inspect", "cli_apps:asgi_app", "--interface", "wsgi"]) == 0
+    assert "WSGI application" in capsys.readouterr().out  # --interface overrides detection
+
+
+def test_served_app_wraps_unwraps_and_single_callables(app_module: Path) -> None:
+    wsgi, asgi = load_app("cli_apps:wsgi_app"), load_app("cli_apps:asgi_app")
+    assert served_app(wsgi, WSGI, WSGI) is wsgi
+    assert served_app(asgi, ASGI3, ASGI3) is asgi
+    bridged = served_app(wsgi, WSGI, ASGI3, pool_threads=3)
+    assert isinstance(bridged, WsgiToAsgi)
+    assert (bridged.app, bridged.workers) == (wsgi, 3)
+    to_wsgi = served_app(asgi, ASGI3, WSGI)
+    assert isinstance(to_wsgi, AsgiToWsgi)
+    assert to_wsgi.app is asgi
+    to_wsgi.close()
+    assert served_app(load_app("cli_apps:wrapped_wsgi"), ASGI3, WSGI) is wsgi
+    assert served_app(load_app("cli_apps:wrapped_asgi"), WSGI, ASGI3) is asgi
+    single = served_app(load_app("cli_apps:Asgi2"), ASGI2, ASGI3)
+    assert interface_of(single) == ASGI3
+    assert isinstance(served_app(load_app("cli_apps:Asgi2"), ASGI2, WSGI), AsgiToWsgi)
+
+
+def test_gunicorn_runs_asgi_on_gthread_when_uvicorn_worker_is_missing(
+    app_module: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asgi = load_app("cli_apps:asgi_app")
+    plan = make_plan(asgi, ASGI3, SERVERS["gunicorn"], Options("cli_apps:asgi_app"))
+    assert (plan.speaks, plan.worker_class) == (ASGI3, "bridge._cli_worker.UvicornWorker")
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: package != "uvicorn_worker")
+    plan = make_plan(asgi, ASGI3, SERVERS["gunicorn"], Options("cli_apps:asgi_app"))
+    assert (plan.speaks, plan.worker_class) == (WSGI, "gthread")
+    assert plan.wrapping == "through bridge.AsgiToWsgi"
+    wsgi = load_app("cli_apps:wsgi_app")
+    chosen = Options("cli_apps:wsgi_app", worker_class="uvicorn_worker.UvicornWorker")
+    plan = make_plan(wsgi, WSGI, SERVERS["gunicorn"], chosen)
+    assert (plan.speaks, plan.wrapping) == (ASGI3, "through bridge.WsgiToAsgi")
 
 
 @pytest.mark.parametrize(
-    ("target", "message"),
+    ("args", "message"),
     [
-        ("no_such_module_xyz:app", "not found"),
-        ("cli_apps:missing", "has no attribute 'missing'"),
-        ("cli_apps", "expected MODULE:ATTR"),
-        ("cli_apps:not_an_app", "not callable"),
+        (["--server", "waitress", "--reload"], "waitress has no reloader of its own"),
+        (["--server", "daphne", "--reload"], "daphne has no reloader of its own"),
+        (["--server", "wsgiref", "--reload"], "wsgiref has no reloader of its own"),
+        (["--server", "waitress", "--workers", "2"], "waitress runs one process"),
+        (["--server", "uvicorn", "--threads", "4"], "uvicorn has none for this app"),
+        (["--server", "wsgiref", "--threads", "4"], "wsgiref has none for this app"),
+        (["--server", "uvicorn", "--worker-class", "trio"], "uvicorn has no worker classes"),
+        (["--server", "hypercorn", "--worker-class", "gevent"], "asyncio, uvloop, trio"),
     ],
 )
-def test_load_errors_are_clear(
-    app_module: Path, capsys: pytest.CaptureFixture[str], target: str, message: str
+def test_options_a_server_lacks_exit_2(
+    app_module: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    assert main(["inspect", target]) == 1
+    assert main(["serve", "cli_apps:asgi_app", *args]) == 2
     assert message in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def test_threads_size_the_wsgi_to_asgi_pool_on_an_asgi_server(app_module: Path) -> None:
+    wsgi = load_app("cli_apps:wsgi_app")
+    plan = make_plan(wsgi, WSGI, SERVERS["uvicorn"], Options("x", threads=7))
+    assert plan.pool_threads == 7
+    plan = make_plan(wsgi, WSGI, SERVERS["waitress"], Options("x", threads=7))
+    assert plan.pool_threads is None  # waitress's own pool: --threads goes to waitress
 
 
-@pytest.mark.e2e
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize(
-    ("attr", "server", "body"),
-    [
-        ("asgi_app", "wsgiref", b"asgi says hi"),
-        ("wsgi_app", "uvicorn", b"wsgi says hi"),
-    ],
-)
-def test_serve_wraps_for_the_other_interface(
-    app_module: Path, attr: str, server: str, body: bytes
+def test_missing_server_prints_the_install_hint_and_exits_3(
+    app_module: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(app_module)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bridge",
-            "serve",
-            f"cli_apps:{attr}",
-            "--server",
-            server,
-            "--port",
-            str(port),
-        ],
-        cwd=app_module,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: package != "daphne")
+    assert main(["serve", "cli_apps:asgi_app", "--server", "daphne"]) == 3
+    err = capsys.readouterr().err
+    assert "server 'daphne' is not installed: pip install 'wsgi-asgi-bridge[daphne]'" in err
+    assert main(["inspect", "cli_apps:asgi_app"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        r"^not installed:\n  daphne +pip install 'wsgi-asgi-bridge\[daphne\]'$", out, re.M
     )
-    try:
-        deadline = time.monotonic() + 20
-        answer = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    answer = (response.status, response.read())
-                break
-            except OSError:
-                time.sleep(0.05)  # polling for the port to open, bounded by the deadline
-        assert answer == (200, body), proc.stdout.read() if proc.poll() is not None else answer
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: package != "trio")
+    assert main(["serve", "cli_apps:asgi_app", "--server", "hypercorn-trio"]) == 3
+    assert "pip install 'wsgi-asgi-bridge[hypercorn]'" in capsys.readouterr().err
+
+
+def test_with_nothing_installed_the_default_is_wsgiref(
+    app_module: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: False)
+    assert serve_module.default_server(ASGI3) == "wsgiref"
+    assert main(["inspect", "cli_apps:asgi_app"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^installed servers that can run it:\n  wsgiref +through", out, re.M)
+    assert "default server: wsgiref" in out
+
+
+def test_port_in_use_exits_4_with_the_fix(
+    app_module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for server in ("wsgiref", "uvicorn", "gunicorn"):
+            assert main(["serve", "cli_apps:wsgi_app", "--server", server, "--port", port]) == 4
+            err = capsys.readouterr().err
+            assert f"cannot listen on 127.0.0.1:{port}" in err
+            assert "choose another --port" in err
+
+
+def test_usage_errors_exit_2(app_module: Path) -> None:
+    for argv in (
+        ["serve"],
+        ["serve", "x:y", "--port", "70000"],
+        ["serve", "x:y", "--workers", "0"],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+
+
+def test_help_and_docs_list_the_same_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    codes = re.findall(r"^  ([0-5])  (.+)$", EPILOG, re.M)
+    assert [code for code, _ in codes] == ["0", "1", "2", "3", "4", "5"]
+    docs = (ROOT / "docs" / "cli.md").read_text()
+    for code, first_line in codes:
+        assert f"  {code}  {first_line}" in out
+        assert re.search(rf"^\| {code} \|", docs, re.M), f"docs/cli.md lacks exit code {code}"
+
+
+def test_python_dash_m_bridge_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert re.fullmatch(r"bridge \d+\.\d+\S*\n", result.stdout)
