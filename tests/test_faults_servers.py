@@ -1,0 +1,246 @@
+"""Faults on real servers over 127.0.0.1, in both directions (issue 7 item 3).
+
+``wsgi``: the WSGI app of tests/fault_apps.py through ``WsgiToAsgi`` on uvicorn.
+``asgi``: the ASGI app through ``AsgiToWsgi`` on gunicorn (gthread, one worker
+process, 4 threads). Each test takes a baseline from the server's ``/diag``
+(threads, loop tasks, fds, RSS, measured inside the server process), makes
+faults happen, and polls ``/diag`` (bounded) until everything is back. Where
+the server can tell, the counters show *how* it ended: the WSGI iterable was
+closed early, the ASGI task was cancelled or its ``send`` raised.
+``/gate?n=N`` answers only when N requests are in the app at once, so a 200
+from it proves that N worker threads are free.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_client import (
+    assert_baseline,
+    cut_before_body,
+    cut_mid_download,
+    cut_mid_upload,
+    cut_while_computing,
+    diag,
+    payload,
+    request,
+    settle,
+    sha,
+)
+from servers import PY, ServerProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+WORKERS = 4  # WsgiToAsgi's pool on uvicorn, gunicorn's threads
+
+
+def uvicorn(app: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        PY, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning",
+        "--timeout-graceful-shutdown", "5",
+    ]  # fmt: skip
+
+
+def gunicorn(app: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        PY, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(WORKERS),
+        "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--log-level", "warning", app,
+    ]  # fmt: skip
+
+
+SERVERS = {
+    "wsgi": uvicorn("fault_apps:on_uvicorn"),
+    "asgi": gunicorn("fault_apps:on_wsgi"),
+    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
+    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
+}
+
+
+def start(name: str, workdir: Path) -> ServerProcess:
+    return ServerProcess(name, SERVERS[name], workdir, env={"BRIDGE_WORKERS": str(WORKERS)})
+
+
+def parallel(jobs: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
+    """Run the jobs on threads at once; return their results (an exception fails the test)."""
+    results: list[Any] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = jobs[i]()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "requests still running: a deadlock"
+    assert not errors, errors
+    return results
+
+
+def gate(port: int, n: int) -> None:
+    """Prove that ``n`` workers are free: n requests must be in the app at the same time."""
+    answers = parallel([lambda: request(port, "GET", f"/gate?n={n}")] * n)
+    assert [(a.status, a.body) for a in answers] == [(200, b"gate %d" % n)] * n
+
+
+def warm_up(port: int) -> dict[str, Any]:
+    """Use every path once and fill the thread pools; return the baseline."""
+    assert request(port, "GET", "/hello").body == b"hello"
+    body = payload(300_000)
+    assert request(port, "POST", "/echo", body).json() == {"length": len(body), "sha256": sha(body)}
+    assert request(port, "GET", "/stream?size=1000000").body == payload(1_000_000)
+    for stage in ("before", "mid_body"):
+        request(port, "GET", f"/error?stage={stage}")
+    gate(port, WORKERS)
+    return settle(port, lambda snap: snap["active"] == 0 and snap["open_iterables"] == 0)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServerProcess]]:
+    workdir = tmp_path_factory.mktemp("fault-servers")
+    running: dict[str, ServerProcess] = {}
+    try:
+        for name in ("wsgi", "asgi"):
+            running[name] = start(name, workdir)
+        yield running
+    finally:
+        for server in running.values():
+            server.stop()
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def server(request: pytest.FixtureRequest, servers: dict[str, ServerProcess]) -> ServerProcess:
+    return servers[request.param]
+
+
+def counters(port: int) -> dict[str, Any]:
+    return diag(port)
+
+
+def grew(before: dict[str, Any], after: dict[str, Any], key: str) -> int:
+    return int(after.get(key, 0)) - int(before.get(key, 0))
+
+
+def test_client_disconnects_free_the_worker_and_leave_nothing_behind(
+    server: ServerProcess,
+) -> None:
+    port = server.port
+    base = warm_up(port)
+    rounds = 3
+    for _ in range(rounds):
+        cut_before_body(port)
+        cut_mid_upload(port)
+        cut_mid_download(port)
+        before = counters(port)
+        cut_while_computing(
+            port,
+            "/compute?seconds=0.5",
+            lambda before=before: grew(before, counters(port), "computing") > 0,  # type: ignore[misc]
+        )
+        cut_while_computing(
+            port,
+            "/slowstream",
+            lambda before=before: grew(before, counters(port), "slow_computing") > 0,  # type: ignore[misc]
+        )
+    after = assert_baseline(port, base)
+    log = server.log.read_text()
+    # Both uploads that were cut reached the app as an error or a disconnect, never as EOF.
+    assert grew(base, after, "upload_aborted") == 2 * rounds, (after, log)
+    assert grew(base, after, "computed") == rounds  # the app finished its work, then let go
+    if server.name == "wsgi":
+        # The download and the slow stream: iterables closed before they were exhausted.
+        assert grew(base, after, "closed_early") >= 2 * rounds, after
+        assert after.get("closed_twice", 0) == 0
+    else:
+        # The ASGI task was cancelled, or its send raised ClientDisconnected.
+        ended = grew(base, after, "cancelled") + grew(base, after, "send_disconnected")
+        assert ended >= 2 * rounds, after
+    gate(port, WORKERS)  # every worker is free again
+    assert_baseline(port, base)
+
+
+# stage -> (status, complete) for each direction: a 500 while nothing was sent, else a cut.
+STAGES = {
+    "wsgi": {
+        "before": (500, True),
+        "after_start": (500, True),  # headers wait for the first chunk: still replaceable
+        "mid_body": (200, False),
+        "close": (200, False),  # the body went out; the failing close() cuts the end
+    },
+    "asgi": {
+        "before": (500, True),
+        "after_start": (500, True),  # start_response waits for the first body
+        "mid_body": (200, False),
+    },
+}
+
+
+def test_app_exceptions_at_every_stage_give_500_or_a_cut(server: ServerProcess) -> None:
+    port = server.port
+    base = warm_up(port)
+    for _ in range(3):
+        for stage, expected in STAGES[server.name].items():
+            answer = request(port, "GET", f"/error?stage={stage}")
+            assert (answer.status, answer.complete) == expected, (stage, answer)
+            if expected[0] == 500:
+                assert b"failed" not in answer.body  # no traceback text to the client
+        assert request(port, "GET", "/hello").body == b"hello"
+    after = assert_baseline(port, base)
+    if server.name == "wsgi":
+        assert after.get("closed_twice", 0) == 0
+    gate(port, WORKERS)
+
+
+def test_more_requests_than_workers_queue_and_recover(server: ServerProcess) -> None:
+    port = server.port
+    base = warm_up(port)
+    request(port, "GET", "/reset")
+    # 3 * WORKERS requests that each need WORKERS of them in the app at once: they can only
+    # all succeed if the pool fills, queues the rest, and frees every thread each time.
+    n = WORKERS
+    answers = parallel([lambda: request(port, "GET", f"/gate?n={n}")] * (3 * n))
+    assert [(a.status, a.body) for a in answers] == [(200, b"gate %d" % n)] * (3 * n)
+    sleepers = parallel([lambda: request(port, "GET", "/sleep?ms=50")] * (4 * n))
+    assert {(a.status, a.body) for a in sleepers} == {(200, b"slept")}
+    after = assert_baseline(port, base)
+    assert after["max_active"] == n  # saturated, never more than the pool
+    body = payload(200_000)
+    assert request(port, "POST", "/echo", body).json()["sha256"] == sha(body)
+
+
+@pytest.mark.parametrize("name", ["nested-wsgi", "nested-asgi"])
+def test_nested_bridging_with_one_worker_never_deadlocks(name: str, tmp_path: Path) -> None:
+    """``AsgiToWsgi(WsgiToAsgi(app, workers=1))`` and the reverse, many requests at once."""
+    server = start(name, tmp_path)
+    try:
+        port = server.port
+        body = payload(200_000)
+
+        def echo() -> bool:
+            answer = request(port, "POST", "/echo", body).json()
+            return bool(answer == {"length": len(body), "sha256": sha(body)})
+
+        def stream() -> bool:
+            return request(port, "GET", "/stream?size=1000000").body == payload(1_000_000)
+
+        def hello() -> bool:
+            return request(port, "GET", "/hello").body == b"hello"
+
+        assert parallel([echo, stream, hello] * 4) == [True] * 12
+        base = settle(port, lambda snap: snap["active"] == 0 and snap["open_iterables"] == 0)
+        # A cut download must free the one inner worker, or everything after it would hang.
+        cut_mid_download(port)
+        cut_mid_upload(port)
+        assert parallel([echo, stream, hello] * 4) == [True] * 12
+        after = assert_baseline(port, base)
+        assert after["active"] == 0
+    finally:
+        server.stop()
