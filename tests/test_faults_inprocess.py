@@ -1,0 +1,251 @@
+"""Faults that need the adapter object in hand (issue 7 item 3): close() and fork mid-request.
+
+* ``AsgiToWsgi.close()`` while requests are in flight (waiting for the app,
+  mid-stream, an app that ignores one cancellation): every WSGI thread gets its
+  answer or the end of its stream within a bound, and the loop thread ends.
+* ``os.fork()`` while the parent's bridge loop is serving a streaming request:
+  the child builds its own loop and serves; the parent's loop, thread and
+  in-flight request carry on untouched. (tests/test_asgi_to_wsgi.py and
+  tests/test_asgi_to_wsgi_lifespan.py cover a fork between requests.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import LOOP_THREAD, loop_threads
+from wsgi_driver import Result, call_wsgi
+
+from bridge import AsgiToWsgi
+
+pytestmark = pytest.mark.timeout(60)
+
+TIMEOUT = 20.0
+CT = [(b"content-type", b"text/plain")]
+Scope = dict[str, Any]
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)  # polling shared state, bounded by the deadline
+
+
+class InFlight:
+    """An ASGI app whose requests wait (forever) at the stage named by the path."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting = 0
+        self.cancelled = 0
+        self.ignored = 0
+
+    def _arrived(self) -> None:
+        with self.lock:
+            self.waiting += 1
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        try:
+            if path == "/stream":
+                await send({"type": "http.response.start", "status": 200, "headers": CT})
+                await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            elif path == "/started":
+                await send({"type": "http.response.start", "status": 200, "headers": CT})
+            self._arrived()
+            if path == "/stubborn":
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    with self.lock:
+                        self.ignored += 1  # swallowed: this app needs a second cancellation
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            with self.lock:
+                self.cancelled += 1
+            raise
+
+
+def run_requests(
+    adapter: AsgiToWsgi, paths: list[str]
+) -> tuple[list[threading.Thread], dict[str, Any]]:
+    results: dict[str, Any] = {}
+
+    def one(path: str) -> None:
+        try:
+            results[path] = call_wsgi(adapter, "GET", path, catch=True)
+        except BaseException as exc:
+            results[path] = exc
+
+    threads = [threading.Thread(target=one, args=(p,), daemon=True) for p in paths]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def test_close_during_in_flight_requests_ends_each_of_them(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    app = InFlight()
+    adapter = make_adapter(app)
+    paths = ["/waiting", "/started", "/stream"]
+    threads, results = run_requests(adapter, paths)
+    wait_until(lambda: app.waiting == len(paths), "every request to be in the app")
+    closer = threading.Thread(target=adapter.close, daemon=True)
+    closer.start()
+    closer.join(TIMEOUT)
+    assert not closer.is_alive(), "close() did not return"
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a WSGI thread still waits after close()"
+    assert app.cancelled == len(paths)
+    waiting, started, stream = (results[p] for p in paths)
+    assert isinstance(waiting, Result) and waiting.status == "500 Internal Server Error"
+    # The app sent its start, then was cancelled: the headers go out with an empty body.
+    assert isinstance(started, Result) and started.status == "200 OK" and started.body == b""
+    # Mid-stream: what was sent arrives, then the stream ends.
+    assert isinstance(stream, Result) and stream.status == "200 OK" and stream.body == b"first"
+    assert not loop_threads()
+    with pytest.raises(RuntimeError, match="closed"):
+        call_wsgi(adapter)
+
+
+def test_close_is_bounded_even_when_the_app_ignores_cancellation(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    app = InFlight()
+    adapter = make_adapter(app, shutdown_timeout=2)
+    threads, results = run_requests(adapter, ["/stubborn"])
+    wait_until(lambda: app.waiting == 1, "the request to be in the app")
+    closer = threading.Thread(target=adapter.close, daemon=True)
+    closer.start()
+    closer.join(TIMEOUT)
+    assert not closer.is_alive(), "close() did not return"
+    threads[0].join(TIMEOUT)
+    assert not threads[0].is_alive(), "the WSGI thread still waits for an app that ignored cancel"
+    assert app.ignored == 1
+    answer = results["/stubborn"]
+    assert isinstance(answer, Result) and answer.status == "500 Internal Server Error"
+
+
+def _collect_child(pid: int, read_fd: int) -> tuple[int, bytes]:
+    """The child's report until EOF, then its exit status; bounded, kills it past the limit."""
+    deadline = time.monotonic() + TIMEOUT
+    report = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([read_fd], [], [], remaining)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child did not finish; it reported {report!r}")
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        report += chunk
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return status, report
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child closed its pipe but did not exit")
+        select.select([], [], [], 0.01)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, 3.12+
+def test_fork_during_an_in_flight_stream_leaves_the_parent_untouched(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    release = threading.Event()  # a threading.Event: the child has its own copy
+    shutdowns: list[int] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    scope["state"]["pid"] = os.getpid()
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    shutdowns.append(os.getpid())
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        pid = b"%d" % scope["state"]["pid"]
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.body", "body": b"one:" + pid, "more_body": True})
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, TIMEOUT)
+            await send({"type": "http.response.body", "body": b",two", "more_body": False})
+        else:
+            await send({"type": "http.response.body", "body": pid})
+
+    adapter = make_adapter(app)
+    assert call_wsgi(adapter).body == b"%d" % os.getpid()
+    runtime = adapter._runtime
+    assert runtime is not None
+    loop, loop_thread = runtime.loop, runtime.thread
+    threads, results = run_requests(adapter, ["/stream"])
+    wait_until(lambda: len(runtime.tasks) == 1, "the streaming request to be in flight")
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            os.close(read_fd)
+            first = call_wsgi(adapter)
+            child_runtime = adapter._runtime
+            own = child_runtime is not runtime and child_runtime is not None
+            separate = own and child_runtime.loop is not loop  # type: ignore[union-attr]
+            adapter.close()
+            report = b"%s|%s|%d|%d|%d" % (
+                (first.status or "").encode(),
+                first.body,
+                separate,
+                sum(1 for t in threading.enumerate() if t.name == LOOP_THREAD),
+                shutdowns.count(os.getpid()),
+            )
+            os.write(write_fd, report)
+            code = 0
+        except BaseException as exc:
+            os.write(write_fd, repr(exc).encode())
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    try:
+        status, report = _collect_child(pid, read_fd)
+    finally:
+        os.close(read_fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, report
+    child_status, child_body, own_loop, child_loop_threads, child_shutdowns = report.split(b"|")
+    assert child_status == b"200 OK"
+    assert child_body == b"%d" % pid  # the child's own lifespan startup
+    assert own_loop == b"1"
+    assert child_loop_threads == b"0"  # the child's close() ended the child's loop thread
+    assert child_shutdowns == b"1"
+
+    # The parent: same runtime, same loop thread, the in-flight stream unharmed.
+    assert adapter._runtime is runtime and runtime.loop is loop and runtime.thread is loop_thread
+    assert loop_thread is not None and loop_thread.is_alive() and loop.is_running()
+    assert shutdowns == []
+    release.set()
+    threads[0].join(TIMEOUT)
+    streamed = results["/stream"]
+    assert isinstance(streamed, Result), streamed
+    assert streamed.body == b"one:%d,two" % os.getpid()
+    wait_until(lambda: not runtime.tasks, "the parent's request task to end")
+    assert call_wsgi(adapter).body == b"%d" % os.getpid()
