@@ -465,7 +465,10 @@ class _ResponseIterator:
                 self._finished = True
                 outcome = event[1]
                 if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
-                    raise outcome  # after the body began: the server aborts the connection
+                    try:
+                        raise outcome  # after the body began: the server aborts the connection
+                    finally:
+                        del outcome, event  # no cycle through this frame
                 logger.error("ASGI app returned before finishing its response body")
             else:  # pathsend after a body: refused by send(); unreachable
                 raise RuntimeError(f"unexpected response event {kind!r}")

@@ -557,7 +557,10 @@ class WsgiToAsgi:
                     outcome = exc
                 tasks.cancel_scope.cancel()
             if outcome is not None:
-                raise outcome
+                try:
+                    raise outcome
+                finally:
+                    del outcome  # no cycle through this frame (it holds the buffers)
         except ClientDisconnected:
             return  # the client went away; the worker has been told
         except OSError as exc:
@@ -565,6 +568,7 @@ class WsgiToAsgi:
             logger.debug("client went away while sending: %r", exc)
             return
         finally:
+            item = None  # a failure it carries would make a cycle through this frame
             # Whatever happened, a worker blocked on either channel wakes up.
             gone = ClientDisconnected("the ASGI side of the request ended")
             out.close(gone)
@@ -598,7 +602,11 @@ async def _pump(
                 tasks.start_soon(_receive_loop, receive, body, out)
         else:
             assert type(item) is _Failure
-            raise item.exc
+            failure, item = item, None
+            try:
+                raise failure.exc
+            finally:
+                del failure  # no cycle through this frame
         out.task_done()
         item = await out.aget()
 
