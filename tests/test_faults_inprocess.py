@@ -7,24 +7,30 @@
   the child builds its own loop and serves; the parent's loop, thread and
   in-flight request carry on untouched. (tests/test_asgi_to_wsgi.py and
   tests/test_asgi_to_wsgi_lifespan.py cover a fork between requests.)
+* A cut upload or an app error leaves no reference cycle: the request's frames
+  (and the buffers they hold) are freed at once, not at some later cyclic GC.
+  With the cyclic GC off, an object only the app's frame refers to must die.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import select
 import signal
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asgi_scope import http_scope
 from conftest import LOOP_THREAD, loop_threads
-from wsgi_driver import Result, call_wsgi
+from wsgi_driver import Result, build_environ, call_wsgi
 
-from bridge import AsgiToWsgi
+from bridge import AsgiToWsgi, WsgiToAsgi
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -249,3 +255,106 @@ def test_fork_during_an_in_flight_stream_leaves_the_parent_untouched(
     assert streamed.body == b"one:%d,two" % os.getpid()
     wait_until(lambda: not runtime.tasks, "the parent's request task to end")
     assert call_wsgi(adapter).body == b"%d" % os.getpid()
+
+
+# -- no reference cycles: a failed request's memory goes at once, not at the next GC ----------
+
+
+class Marker:
+    """Referred to only by one request's frames: it must die with them."""
+
+
+def wait_dead(ref: weakref.ref[Marker], what: str) -> None:
+    """With the cyclic GC off, ``ref`` dies only if nothing (no cycle) keeps the frames alive."""
+    deadline = time.monotonic() + TIMEOUT
+    while ref() is not None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: the request's frames are still alive (a reference cycle)")
+        time.sleep(0.01)  # the worker thread may still be unwinding; bounded
+
+
+@pytest.fixture
+def no_cyclic_gc() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("fault", ["cut_upload", "error_before", "error_mid_body"])
+def test_wsgi_to_asgi_faults_leave_no_reference_cycle(fault: str, no_cyclic_gc: None) -> None:
+    refs: list[weakref.ref[Marker]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        marker = environ["test.marker"] = Marker()
+        refs.append(weakref.ref(marker))
+        if fault == "cut_upload":
+            environ["wsgi.input"].read()  # raises ClientDisconnected
+        if fault == "error_before":
+            raise RuntimeError("failed before start_response")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body() -> Iterator[bytes]:
+            yield b"x" * 65536
+            raise RuntimeError("failed mid-body")
+
+        return body()
+
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b"x" * 65536, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if fault == "cut_upload" and messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # nothing more from this client
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def main() -> None:
+        method = "POST" if fault == "cut_upload" else "GET"
+        headers = [(b"content-length", b"1000000")] if fault == "cut_upload" else []
+        scope = http_scope(method=method, headers=headers)
+        try:  # bounded by the test's timeout (wait_for's task would keep the error itself)
+            await WsgiToAsgi(app, workers=1)(scope, receive, send)
+        except RuntimeError:
+            pass  # the app's error, as the server would see it
+
+    asyncio.run(main())
+    assert len(refs) == 1
+    wait_dead(refs[0], fault)
+
+
+def test_asgi_to_wsgi_error_mid_body_leaves_no_reference_cycle(
+    make_adapter: Callable[..., AsgiToWsgi], no_cyclic_gc: None
+) -> None:
+    refs: list[weakref.ref[Marker]] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        marker = Marker()
+        refs.append(weakref.ref(marker))
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+        raise RuntimeError("failed mid-body")
+
+    adapter = make_adapter(app)
+    iterable = adapter(build_environ(), lambda status, headers, exc_info=None: None)
+    chunks = iter(iterable)
+    assert next(chunks) == b"x" * 65536
+    try:
+        next(chunks)
+    except RuntimeError:
+        pass  # what the server sees: it aborts the connection
+    else:
+        pytest.fail("the failure did not come out of the iterator")
+    iterable.close()  # type: ignore[attr-defined]
+    del chunks, iterable
+    assert len(refs) == 1
+    wait_dead(refs[0], "mid-body error")
