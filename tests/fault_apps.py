@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -75,6 +77,8 @@ class Stats:
                 "tasks": tasks,
                 "fds": len(os.listdir("/proc/self/fd")),
                 "rss": rss,
+                "blocks": sys.getallocatedblocks(),
+                "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else -1,
                 "active": self.active,
                 "max_active": self.max_active,
                 "open_iterables": self.open_iterables,

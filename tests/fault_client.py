@@ -20,10 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from servers import PY, ServerProcess
 
 _BLOCK = hashlib.sha256(b"bridge-faults").digest() * 2048  # 64 KiB
 
@@ -255,3 +259,88 @@ def assert_baseline(port: int, base: dict[str, Any], timeout: float = 30) -> dic
     now = settle(port, lambda snap: back_to_baseline(base, snap), timeout)
     assert back_to_baseline(base, now), f"not back to baseline:\nbefore {base}\nafter  {now}"
     return now
+
+
+# -- the servers the fault and soak tests start -------------------------------------
+WORKERS = 4  # WsgiToAsgi's pool on uvicorn, gunicorn's threads
+
+
+def uvicorn(app: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        PY, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning",
+        "--timeout-graceful-shutdown", "5",
+    ]  # fmt: skip
+
+
+def gunicorn(app: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        PY, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(WORKERS),
+        "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--log-level", "warning", app,
+    ]  # fmt: skip
+
+
+SERVERS = {
+    "wsgi": uvicorn("fault_apps:on_uvicorn"),
+    "asgi": gunicorn("fault_apps:on_wsgi"),
+    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
+    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
+}
+
+
+def start(name: str, workdir: Path) -> ServerProcess:
+    return ServerProcess(name, SERVERS[name], workdir, env={"BRIDGE_WORKERS": str(WORKERS)})
+
+
+def parallel(jobs: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
+    """Run the jobs on threads at once; return their results (an exception fails the test)."""
+    results: list[Any] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = jobs[i]()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "requests still running: a deadlock"
+    assert not errors, errors
+    return results
+
+
+def gate(port: int, n: int) -> None:
+    """Prove that ``n`` workers are free: n requests must be in the app at the same time."""
+    answers = parallel([lambda: request(port, "GET", f"/gate?n={n}")] * n)
+    assert [(a.status, a.body) for a in answers] == [(200, b"gate %d" % n)] * n
+
+
+def warm_up(port: int) -> dict[str, Any]:
+    """Use every path once and fill the thread pools; return the baseline."""
+    assert request(port, "GET", "/hello").body == b"hello"
+    body = payload(300_000)
+    assert request(port, "POST", "/echo", body).json() == {"length": len(body), "sha256": sha(body)}
+    assert request(port, "GET", "/stream?size=1000000").body == payload(1_000_000)
+    for stage in ("before", "mid_body"):
+        request(port, "GET", f"/error?stage={stage}")
+    gate(port, WORKERS)
+    return settle(port, lambda snap: snap["active"] == 0 and snap["open_iterables"] == 0)
+
+
+# stage -> (status, complete) for each direction: a 500 while nothing was sent, else a cut.
+STAGES = {
+    "wsgi": {
+        "before": (500, True),
+        "after_start": (500, True),  # headers wait for the first chunk: still replaceable
+        "mid_body": (200, False),
+        "close": (200, False),  # the body went out; the failing close() cuts the end
+    },
+    "asgi": {
+        "before": (500, True),
+        "after_start": (500, True),  # start_response waits for the first body
+        "mid_body": (200, False),
+    },
+}

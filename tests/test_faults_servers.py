@@ -13,94 +13,32 @@ from it proves that N worker threads are free.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fault_client import (
+    STAGES,
+    WORKERS,
     assert_baseline,
     cut_before_body,
     cut_mid_download,
     cut_mid_upload,
     cut_while_computing,
     diag,
+    gate,
+    parallel,
     payload,
     request,
     settle,
     sha,
+    start,
+    warm_up,
 )
-from servers import PY, ServerProcess
+from servers import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-WORKERS = 4  # WsgiToAsgi's pool on uvicorn, gunicorn's threads
-
-
-def uvicorn(app: str) -> Callable[[int], list[str]]:
-    return lambda port: [
-        PY, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning",
-        "--timeout-graceful-shutdown", "5",
-    ]  # fmt: skip
-
-
-def gunicorn(app: str) -> Callable[[int], list[str]]:
-    return lambda port: [
-        PY, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(WORKERS),
-        "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--log-level", "warning", app,
-    ]  # fmt: skip
-
-
-SERVERS = {
-    "wsgi": uvicorn("fault_apps:on_uvicorn"),
-    "asgi": gunicorn("fault_apps:on_wsgi"),
-    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
-    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
-}
-
-
-def start(name: str, workdir: Path) -> ServerProcess:
-    return ServerProcess(name, SERVERS[name], workdir, env={"BRIDGE_WORKERS": str(WORKERS)})
-
-
-def parallel(jobs: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
-    """Run the jobs on threads at once; return their results (an exception fails the test)."""
-    results: list[Any] = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            results[i] = jobs[i]()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "requests still running: a deadlock"
-    assert not errors, errors
-    return results
-
-
-def gate(port: int, n: int) -> None:
-    """Prove that ``n`` workers are free: n requests must be in the app at the same time."""
-    answers = parallel([lambda: request(port, "GET", f"/gate?n={n}")] * n)
-    assert [(a.status, a.body) for a in answers] == [(200, b"gate %d" % n)] * n
-
-
-def warm_up(port: int) -> dict[str, Any]:
-    """Use every path once and fill the thread pools; return the baseline."""
-    assert request(port, "GET", "/hello").body == b"hello"
-    body = payload(300_000)
-    assert request(port, "POST", "/echo", body).json() == {"length": len(body), "sha256": sha(body)}
-    assert request(port, "GET", "/stream?size=1000000").body == payload(1_000_000)
-    for stage in ("before", "mid_body"):
-        request(port, "GET", f"/error?stage={stage}")
-    gate(port, WORKERS)
-    return settle(port, lambda snap: snap["active"] == 0 and snap["open_iterables"] == 0)
 
 
 @pytest.fixture(scope="module")
@@ -165,22 +103,6 @@ def test_client_disconnects_free_the_worker_and_leave_nothing_behind(
         assert ended >= 2 * rounds, after
     gate(port, WORKERS)  # every worker is free again
     assert_baseline(port, base)
-
-
-# stage -> (status, complete) for each direction: a 500 while nothing was sent, else a cut.
-STAGES = {
-    "wsgi": {
-        "before": (500, True),
-        "after_start": (500, True),  # headers wait for the first chunk: still replaceable
-        "mid_body": (200, False),
-        "close": (200, False),  # the body went out; the failing close() cuts the end
-    },
-    "asgi": {
-        "before": (500, True),
-        "after_start": (500, True),  # start_response waits for the first body
-        "mid_body": (200, False),
-    },
-}
 
 
 def test_app_exceptions_at_every_stage_give_500_or_a_cut(server: ServerProcess) -> None:
