@@ -39,6 +39,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -62,6 +63,8 @@ Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 
 _BODY_READ_AHEAD = 4
+#: At lifespan shutdown, how long running WSGI calls get to end (and close()).
+_SHUTDOWN_GRACE = 5.0
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -173,12 +176,13 @@ class WorkerPool:
                     thread.start()
                     self._threads.append(thread)
 
-    def shutdown(self, wait: bool = False) -> None:
-        """Let the threads finish their current job and end."""
+    def shutdown(self, wait: bool = False, timeout: float | None = None) -> None:
+        """Let the threads finish their current job and end (waiting at most ``timeout``)."""
         self._finalizer()
         if wait:
+            deadline = None if timeout is None else time.monotonic() + timeout
             for thread in self._threads:
-                thread.join()
+                thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
 
 
 def _body(chunk: bytes, more: bool) -> Message:
@@ -500,15 +504,29 @@ class WsgiToAsgi:
         else:
             raise ValueError(f"WsgiToAsgi cannot serve ASGI scope type {kind!r}")
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._drain_workers()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _drain_workers(self) -> None:
+        """Let WSGI calls still running end, so their iterables are closed before exit.
+
+        The server has cancelled (or finished) its requests by now; a worker
+        thread notices at its next write or chunk. Bounded by ``_SHUTDOWN_GRACE``:
+        the threads are daemons, and an app that computes on would hold the exit.
+        A request after this gets a fresh pool.
+        """
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is None or self._executor_pid != os.getpid():
+            return
+        await anyio.to_thread.run_sync(executor.shutdown, True, _SHUTDOWN_GRACE)
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
