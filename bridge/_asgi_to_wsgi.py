@@ -390,7 +390,10 @@ class _AsgiCall:
         if kind == "file":
             return self._file_response(event[1], start_response)
         outcome = event[1]
-        if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
+        if isinstance(outcome, asyncio.CancelledError):  # by close(): not a whole response
+            logger.warning("ASGI app was cancelled before sending a response body")
+            return _plain(start_response, "503 Service Unavailable", b"Service Unavailable")
+        if outcome is not None:
             logger.error("ASGI app raised before sending a response body", exc_info=outcome)
             exc_info = (type(outcome), outcome, outcome.__traceback__)
             return _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
@@ -464,7 +467,9 @@ class _ResponseIterator:
             elif kind == "done":
                 self._finished = True
                 outcome = event[1]
-                if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
+                if outcome is not None:
+                    if isinstance(outcome, asyncio.CancelledError):  # by close(): cut, too
+                        outcome = RuntimeError("the ASGI app was cancelled mid-response")
                     try:
                         raise outcome  # after the body began: the server aborts the connection
                     finally:
