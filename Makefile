@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed
 # Only the folders that exist: git does not keep empty ones.
 LINT_PATHS := $(wildcard bridge tests examples benchmarks)
 
-.PHONY: help venv test test-fast lint type check demo bench tox clean
+.PHONY: help venv test test-fast lint type check demo bench tox clean soak
 
 help:
 	@echo "make demo   - Flask on uvicorn and Starlette on a WSGI server, through the bridge"
 	@echo "make test   - create .venv, install, run the whole test suite"
 	@echo "make lint   - ruff;  make type - mypy --strict;  make check - all three"
 	@echo "make bench  - benchmarks against the peer bridges"
+	@echo "make soak   - 20,000 requests with faults through both bridges on real servers"
 	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint and type"
 
 $(STAMP): pyproject.toml setup.cfg
@@ -51,6 +52,11 @@ tox: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py $(BENCH_ARGS)
+
+# The full soak (the small one runs in `make test`); it prints a SOAK line with its figures.
+SOAK_REQUESTS ?= 20000
+soak: $(STAMP)
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(BIN)/python -m pytest -q -s -m soak $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .tox

@@ -30,8 +30,10 @@ import sys
 import threading
 import time
 import tracemalloc
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -42,6 +44,12 @@ from bridge import AsgiToWsgi, ClientDisconnected, WsgiToAsgi
 CHUNK = 65536
 WORKERS = int(os.environ.get("BRIDGE_WORKERS", "4"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
+MARKERS = Path(os.environ.get("MARKER_DIR", "."))
+
+
+def mark(name: str) -> None:
+    """Leave a file the test can see after this process is gone."""
+    (MARKERS / f"{name}.{os.getpid()}.{uuid.uuid4().hex}").write_text(name)
 
 
 class Stats:
@@ -246,11 +254,14 @@ def _endless() -> Iterator[bytes]:
 
 def _slow_chunks() -> Iterator[bytes]:
     block = payload(CHUNK)
-    yield block
-    for _ in range(300):
-        STATS.add("slow_computing")
-        time.sleep(0.1)
+    try:
         yield block
+        for _ in range(300):
+            STATS.add("slow_computing")
+            time.sleep(0.1)
+            yield block
+    finally:
+        mark("slow-ended")
 
 
 def _wsgi_error(stage: str, start_response: Start) -> Iterable[bytes]:
@@ -366,11 +377,15 @@ async def _asgi_route(path: str, args: dict[str, str], receive: Receive, send: S
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         else:
             block = payload(CHUNK)
-            for _ in range(10**9 if path == "/endless" else 300):
-                await send({"type": "http.response.body", "body": block, "more_body": True})
+            try:
+                for _ in range(10**9 if path == "/endless" else 300):
+                    await send({"type": "http.response.body", "body": block, "more_body": True})
+                    if path == "/slowstream":
+                        STATS.add("slow_computing")
+                        await asyncio.sleep(0.1)
+            finally:
                 if path == "/slowstream":
-                    STATS.add("slow_computing")
-                    await asyncio.sleep(0.1)
+                    mark("slow-ended")
         await send({"type": "http.response.body", "body": b""})
     elif path == "/compute":
         STATS.add("computing")

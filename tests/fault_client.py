@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servers import PY, ServerProcess
+from servers import PY, TESTS, ServerProcess
 
 _BLOCK = hashlib.sha256(b"bridge-faults").digest() * 2048  # 64 KiB
 
@@ -284,6 +284,12 @@ SERVERS = {
     "asgi": gunicorn("fault_apps:on_wsgi"),
     "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
     "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
+    "asgi-wsgiref": lambda port: [
+        PY,
+        str(TESTS / "wsgiref_server.py"),
+        str(port),
+        "fault_apps:on_wsgi",
+    ],
 }
 
 

@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 from asgi_scope import http_scope
 from conftest import LOOP_THREAD, loop_threads
@@ -118,11 +119,13 @@ def test_close_during_in_flight_requests_ends_each_of_them(
     assert not any(t.is_alive() for t in threads), "a WSGI thread still waits after close()"
     assert app.cancelled == len(paths)
     waiting, started, stream = (results[p] for p in paths)
-    assert isinstance(waiting, Result) and waiting.status == "500 Internal Server Error"
-    # The app sent its start, then was cancelled: the headers go out with an empty body.
-    assert isinstance(started, Result) and started.status == "200 OK" and started.body == b""
-    # Mid-stream: what was sent arrives, then the stream ends.
+    # Nothing sent yet (even after the app's start message): a 503, never a short 200.
+    assert isinstance(waiting, Result) and waiting.status == "503 Service Unavailable"
+    assert isinstance(started, Result) and started.status == "503 Service Unavailable"
+    # Mid-stream: what was sent arrives, then an error comes out of the iterator, so the
+    # server cuts the connection instead of ending a truncated body as if it were whole.
     assert isinstance(stream, Result) and stream.status == "200 OK" and stream.body == b"first"
+    assert isinstance(stream.error, RuntimeError), stream.error
     assert not loop_threads()
     with pytest.raises(RuntimeError, match="closed"):
         call_wsgi(adapter)
@@ -358,3 +361,68 @@ def test_asgi_to_wsgi_error_mid_body_leaves_no_reference_cycle(
     del chunks, iterable
     assert len(refs) == 1
     wait_dead(refs[0], "mid-body error")
+
+
+# -- WsgiToAsgi at server shutdown ---------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_lifespan_shutdown_lets_cancelled_wsgi_calls_close_their_iterables() -> None:
+    """As uvicorn stops: cancel the request tasks, then lifespan shutdown; close() has run."""
+    closed = threading.Event()
+    streaming = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] == "/hello":
+            return iter([b"hello"])
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while True:
+                    streaming.set()
+                    yield b"x"
+                    time.sleep(0.2)  # work between chunks: the cut is seen at the next one
+            finally:
+                closed.set()
+
+        return chunks()
+
+    bridged = WsgiToAsgi(app, workers=2)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    lifespan_in = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    lifespan_out: list[str] = []
+    shutdown_now = anyio.Event()
+
+    async def lifespan_receive() -> dict[str, Any]:
+        if len(lifespan_in) == 1:
+            await shutdown_now.wait()
+        return lifespan_in.pop(0)
+
+    async def lifespan_send(message: dict[str, Any]) -> None:
+        lifespan_out.append(message["type"])
+
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as server:
+            server.start_soon(bridged, {"type": "lifespan"}, lifespan_receive, lifespan_send)
+            async with anyio.create_task_group() as requests:
+                requests.start_soon(bridged, http_scope(path="/stream"), receive, send)
+                while not streaming.is_set():
+                    await anyio.sleep(0.01)  # bounded by fail_after
+                requests.cancel_scope.cancel()  # the server's graceful timeout ran out
+            shutdown_now.set()
+    assert lifespan_out == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert closed.is_set()  # before shutdown.complete, not at some point after it
+    # A request after the shutdown still gets served (a fresh pool).
+    sent.clear()
+    with anyio.fail_after(TIMEOUT):
+        await bridged(http_scope(path="/hello"), receive, send)
+    assert b"".join(m.get("body", b"") for m in sent) == b"hello" and sent[-1]["more_body"] is False

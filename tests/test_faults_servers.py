@@ -13,6 +13,7 @@ from it proves that N worker threads are free.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,38 @@ def test_nested_bridging_with_one_worker_never_deadlocks(name: str, tmp_path: Pa
         assert after["active"] == 0
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("name", ["wsgi", "asgi"])
+def test_server_stop_with_streams_in_flight_ends_them(name: str, tmp_path: Path) -> None:
+    """SIGTERM while two slow streams run: they end (iterable closed / task ended), no SIGKILL.
+
+    ``wsgi``: uvicorn cancels its requests after its graceful timeout, then runs
+    lifespan shutdown, where WsgiToAsgi lets the worker threads close their
+    iterables. ``asgi`` runs on tests/wsgiref_server.py, which calls the
+    adapter's close() on SIGTERM: the app tasks are cancelled. (gunicorn's
+    master SIGKILLs a worker whose requests outlive ``--graceful-timeout``.)
+    """
+    server = start("asgi-wsgiref" if name == "asgi" else name, tmp_path)
+    port = server.port
+    try:
+        received: list[int] = []
+
+        def read_stream() -> None:
+            received.append(len(request(port, "GET", "/slowstream").body))
+
+        readers = [threading.Thread(target=read_stream, daemon=True) for _ in range(2)]
+        base = diag(port)
+        for reader in readers:
+            reader.start()
+        settle(
+            port, lambda snap: snap.get("slow_computing", 0) >= 2 + base.get("slow_computing", 0)
+        )
+    finally:
+        returncode = server.stop()
+    for reader in readers:
+        reader.join(30)
+    assert not any(r.is_alive() for r in readers), "a client still waits after the server stopped"
+    assert len(received) == 2 and max(received) < 301 * 65536  # cut short (30 s in full)
+    assert returncode != -9, server.log.read_text()  # it stopped by itself, without SIGKILL
+    assert len(server.wait_for_marker("slow-ended", timeout=5)) == 2, server.log.read_text()
