@@ -213,7 +213,7 @@ def test_soak_both_directions(soak_servers: dict[str, ServerProcess]) -> None:
         "duration_s": round(duration, 1),
         "kinds": totals,
         **{
-            f"{name}_{when}": {k: snap[k] for k in ("threads", "tasks", "fds", "rss")}
+            f"{name}_{when}": {k: snap[k] for k in ("threads", "tasks", "fds", "rss", "blocks")}
             for name in soak_servers
             for when, snap in (("before", baselines[name]), ("after", afters[name]))
         },
