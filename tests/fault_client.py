@@ -295,6 +295,14 @@ SERVERS = {
     "asgi": gunicorn("fault_apps:on_wsgi"),
     "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
     "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
+    "asgi-waitress": lambda port: [
+        PY,
+        "-m",
+        "waitress",
+        f"--listen=127.0.0.1:{port}",
+        f"--threads={WORKERS}",
+        "fault_apps:on_wsgi",
+    ],
     "asgi-wsgiref": lambda port: [
         PY,
         str(TESTS / "wsgiref_server.py"),

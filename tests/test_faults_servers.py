@@ -2,9 +2,10 @@
 
 ``wsgi``: the WSGI app of tests/fault_apps.py through ``WsgiToAsgi`` on uvicorn.
 ``asgi``: the ASGI app through ``AsgiToWsgi`` on gunicorn (gthread, one worker
-process, 4 threads). Each test takes a baseline from the server's ``/diag``
-(threads, loop tasks, fds, RSS, measured inside the server process), makes
-faults happen, and polls ``/diag`` (bounded) until everything is back. Where
+process, 4 threads); ``asgi-waitress`` the same on waitress (4 threads). Each
+test takes a baseline from the server's ``/diag`` (threads, loop tasks, fds,
+RSS, pymalloc blocks, measured inside the server process), makes faults
+happen, and polls ``/diag`` (bounded) until everything is back. Where
 the server can tell, the counters show *how* it ended: the WSGI iterable was
 closed early, the ASGI task was cancelled or its ``send`` raised.
 ``/gate?n=N`` answers only when N requests are in the app at once, so a 200
@@ -47,7 +48,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
     workdir = tmp_path_factory.mktemp("fault-servers")
     running: dict[str, ServerProcess] = {}
     try:
-        for name in ("wsgi", "asgi"):
+        for name in ("wsgi", "asgi", "asgi-waitress"):
             running[name] = start(name, workdir)
         yield running
     finally:
@@ -55,7 +56,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
             server.stop()
 
 
-@pytest.fixture(params=["wsgi", "asgi"])
+@pytest.fixture(params=["wsgi", "asgi", "asgi-waitress"])
 def server(request: pytest.FixtureRequest, servers: dict[str, ServerProcess]) -> ServerProcess:
     return servers[request.param]
 
@@ -92,7 +93,9 @@ def test_client_disconnects_free_the_worker_and_leave_nothing_behind(
     after = assert_baseline(port, base)
     log = server.log.read_text()
     # Both uploads that were cut reached the app as an error or a disconnect, never as EOF.
-    assert grew(base, after, "upload_aborted") == 2 * rounds, (after, log)
+    # (waitress reads a whole request before it calls the app: a cut one never gets there.)
+    aborted = 0 if server.name == "asgi-waitress" else 2 * rounds
+    assert grew(base, after, "upload_aborted") == aborted, (after, log)
     assert grew(base, after, "computed") == rounds  # the app finished its work, then let go
     if server.name == "wsgi":
         # The download and the slow stream: iterables closed before they were exhausted.
@@ -110,7 +113,7 @@ def test_app_exceptions_at_every_stage_give_500_or_a_cut(server: ServerProcess) 
     port = server.port
     base = warm_up(port)
     for _ in range(3):
-        for stage, expected in STAGES[server.name].items():
+        for stage, expected in STAGES["wsgi" if server.name == "wsgi" else "asgi"].items():
             answer = request(port, "GET", f"/error?stage={stage}")
             assert (answer.status, answer.complete) == expected, (stage, answer)
             if expected[0] == 500:
