@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed
 # Only the folders that exist: git does not keep empty ones.
 LINT_PATHS := $(wildcard bridge tests examples benchmarks)
 
-.PHONY: help venv test test-fast lint type check demo bench tox docs docs-serve clean
+.PHONY: help venv test test-fast lint type check demo bench soak tox docs docs-serve clean
 
 help:
 	@echo "make demo   - Flask on uvicorn and Starlette on a WSGI server, through the bridge"
 	@echo "make test   - create .venv, install, run the whole test suite"
 	@echo "make lint   - ruff;  make type - mypy --strict;  make check - all three"
 	@echo "make bench  - benchmarks against the peer bridges"
+	@echo "make soak   - 20,000 requests with faults through both bridges on real servers"
 	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint, type and docs"
 	@echo "make docs   - the documentation site into site/ (mkdocs build --strict, offline)"
 
@@ -60,6 +61,11 @@ docs-serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py $(BENCH_ARGS)
+
+# The full soak (the small one runs in `make test`); it prints a SOAK line with its figures.
+SOAK_REQUESTS ?= 20000
+soak: $(STAMP)
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(BIN)/python -m pytest -q -s -m soak $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache .tox

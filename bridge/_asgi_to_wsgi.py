@@ -109,7 +109,7 @@ class _Runtime:
         self.handle = LoopHandle.for_loop(loop, self._loop_thread_id)
         self.lifespan = Lifespan(app, mode=lifespan)
         self.startup_error: str | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: dict[asyncio.Task[None], _AsgiCall] = {}  # in-flight requests
 
     _loop_thread_id = 0
 
@@ -130,8 +130,13 @@ class _Runtime:
             self.startup_error = f"lifespan startup did not finish within {timeout} s"
             logger.error("ASGI %s", self.startup_error)
 
-    async def _cancel_requests(self) -> None:
-        """Cancel what is still running (requests, a lifespan that never answered)."""
+    async def _cancel_requests(self, timeout: float) -> None:
+        """Cancel what is still running (requests, a lifespan that never answered).
+
+        A request whose app outlives its cancellation is abandoned after
+        ``timeout``: its WSGI thread is answered, so no worker waits on a loop
+        that is about to stop.
+        """
         tasks = [task for task in self.tasks if not task.done()]
         lifespan_task = self.lifespan.task
         if lifespan_task is not None and not lifespan_task.done():
@@ -139,7 +144,13 @@ class _Runtime:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                call = self.tasks.get(task)
+                if call is not None:
+                    call.abandon()
+            if pending:
+                logger.warning("in-flight ASGI requests did not finish within %s s", timeout)
 
     def shutdown(self, timeout: float) -> None:
         if self.pid != os.getpid():
@@ -156,9 +167,9 @@ class _Runtime:
         if self.loop.is_running():
             # In-flight requests: cancel their tasks, whose `finally` tells the
             # waiting WSGI threads, so no worker waits on a loop that stopped.
-            done = asyncio.run_coroutine_threadsafe(self._cancel_requests(), self.loop)
+            done = asyncio.run_coroutine_threadsafe(self._cancel_requests(timeout), self.loop)
             try:
-                done.result(timeout)
+                done.result(timeout + 5)  # the loop itself may be blocked: stay bounded
             except (FutureTimeout, Exception):
                 logger.warning("in-flight ASGI requests did not finish within %s s", timeout)
         if self.owns_loop and self.thread is not None:
@@ -205,9 +216,11 @@ class _AsgiCall:
     def start(self) -> None:
         task = self.runtime.loop.create_task(self._run())
         self.task = task
-        tasks = self.runtime.tasks
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        self.runtime.tasks[task] = self
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self.runtime.tasks.pop(task, None)
 
     async def _run(self) -> None:
         try:
@@ -327,6 +340,17 @@ class _AsgiCall:
             else:
                 self.runtime.loop.call_soon(task.cancel)
 
+    def abandon(self) -> None:
+        """On the loop, in close(): the app outlived its cancellation; free the WSGI thread."""
+        self.server_closed = True  # the app's later sends raise
+        if not self.out.closed:
+            error = RuntimeError("AsgiToWsgi was closed while the ASGI app was still running")
+            self.out.put_nowait(("done", error))  # a 500, or the end of a cut stream
+        gone = ClientDisconnected("AsgiToWsgi was closed")
+        self.out.close(gone)
+        self.body.close(gone)
+        self._mark_response_done()
+
     # -- thread side -------------------------------------------------------
     def next_event(self) -> Any:
         """The next response event, serving body demands in between."""
@@ -409,7 +433,10 @@ class _AsgiCall:
         if kind == "file":
             return self._file_response(event[1], start_response)
         outcome = event[1]
-        if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
+        if isinstance(outcome, asyncio.CancelledError):  # by close(): not a whole response
+            logger.warning("ASGI app was cancelled before sending a response body")
+            return _plain(start_response, "503 Service Unavailable", b"Service Unavailable")
+        if outcome is not None:
             logger.error("ASGI app raised before sending a response body", exc_info=outcome)
             exc_info = (type(outcome), outcome, outcome.__traceback__)
             return _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
@@ -485,8 +512,13 @@ class _ResponseIterator:
             elif kind == "done":
                 self._finished = True
                 outcome = event[1]
-                if outcome is not None and not isinstance(outcome, asyncio.CancelledError):
-                    raise outcome  # after the body began: the server aborts the connection
+                if outcome is not None:
+                    if isinstance(outcome, asyncio.CancelledError):  # by close(): cut, too
+                        outcome = RuntimeError("the ASGI app was cancelled mid-response")
+                    try:
+                        raise outcome  # after the body began: the server aborts the connection
+                    finally:
+                        del outcome, event  # no cycle through this frame
                 logger.error("ASGI app returned before finishing its response body")
             else:  # pathsend after a body: refused by send(); unreachable
                 raise RuntimeError(f"unexpected response event {kind!r}")

@@ -37,6 +37,7 @@ What does not live here: anything that knows about WSGI or ASGI messages.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -184,7 +185,18 @@ class Channel(Generic[T]):
     def _raise_closed(self) -> None:
         error = self._error
         assert error is not None
-        raise error
+        # A fresh copy for every waiter, chained to the stored error: the stored
+        # one never gets a traceback, so the frames that saw the error do not form
+        # a reference cycle with this channel (which would keep the request's
+        # buffers alive until the cyclic GC ran) and raises do not pile up frames.
+        try:
+            fresh = copy.copy(error)
+        except Exception:
+            raise error from None
+        try:
+            raise fresh from error
+        finally:
+            del fresh  # this frame is in its traceback: no cycle through the local
 
     @property
     def closed(self) -> bool:

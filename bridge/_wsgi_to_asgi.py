@@ -39,6 +39,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -72,6 +73,8 @@ Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 
 _BODY_READ_AHEAD = 4
+#: At lifespan shutdown, how long running WSGI calls get to end (and close()).
+_SHUTDOWN_GRACE = 5.0
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -183,12 +186,13 @@ class WorkerPool:
                     thread.start()
                     self._threads.append(thread)
 
-    def shutdown(self, wait: bool = False) -> None:
-        """Let the threads finish their current job and end."""
+    def shutdown(self, wait: bool = False, timeout: float | None = None) -> None:
+        """Let the threads finish their current job and end (waiting at most ``timeout``)."""
         self._finalizer()
         if wait:
+            deadline = None if timeout is None else time.monotonic() + timeout
             for thread in self._threads:
-                thread.join()
+                thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
 
 
 def _body(chunk: bytes, more: bool) -> Message:
@@ -603,15 +607,29 @@ class WsgiToAsgi:
         else:
             raise ValueError(f"WsgiToAsgi cannot serve ASGI scope type {kind!r}")
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._drain_workers()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _drain_workers(self) -> None:
+        """Let WSGI calls still running end, so their iterables are closed before exit.
+
+        The server has cancelled (or finished) its requests by now; a worker
+        thread notices at its next write or chunk. Bounded by ``_SHUTDOWN_GRACE``:
+        the threads are daemons, and an app that computes on would hold the exit.
+        A request after this gets a fresh pool.
+        """
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is None or self._executor_pid != os.getpid():
+            return
+        await anyio.to_thread.run_sync(executor.shutdown, True, _SHUTDOWN_GRACE)
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
@@ -672,7 +690,10 @@ class WsgiToAsgi:
                     outcome = exc
                 tasks.cancel_scope.cancel()
             if outcome is not None:
-                raise outcome
+                try:
+                    raise outcome
+                finally:
+                    del outcome  # no cycle through this frame (it holds the buffers)
         except ClientDisconnected:
             return  # the client went away; the worker has been told
         except OSError as exc:
@@ -680,6 +701,7 @@ class WsgiToAsgi:
             logger.debug("client went away while sending: %r", exc)
             return
         finally:
+            item = None  # a failure it carries would make a cycle through this frame
             # Whatever happened, a worker blocked on either channel wakes up.
             gone = ClientDisconnected("the ASGI side of the request ended")
             out.close(gone)
@@ -713,7 +735,11 @@ async def _pump(
                 tasks.start_soon(_receive_loop, receive, body, out)
         else:
             assert type(item) is _Failure
-            raise item.exc
+            failure, item = item, None
+            try:
+                raise failure.exc
+            finally:
+                del failure  # no cycle through this frame
         out.task_done()
         item = await out.aget()
 

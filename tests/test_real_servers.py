@@ -9,30 +9,15 @@ server process can see (a generator closed, lifespan ran, a background task).
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import PY, TESTS, ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
-
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 COMMANDS = {
     "uvicorn": lambda p: [
@@ -103,54 +88,9 @@ COMMANDS = {
 }
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, name: str, markers: Path) -> None:
-        self.name = name
-        self.markers = markers
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}", "MARKER_DIR": str(markers)}
-        self.log = markers / "server.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                COMMANDS[name](self.port),
-                cwd=TESTS,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{name} exited early:\n{self.log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"{name} did not listen within 30 s:\n{self.log.read_text()}")
-                time.sleep(0.05)  # polling for the port, bounded by the deadline
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
-        return self.proc.returncode
-
-    def wait_for_marker(self, name: str, timeout: float = 15) -> list[Path]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = sorted(self.markers.glob(f"{name}.*"))
-            if found:
-                return found
-            time.sleep(0.05)  # polling a file the server writes, bounded by the deadline
-        return []
+        super().__init__(name, COMMANDS[name], markers)
 
 
 @pytest.fixture
