@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,9 @@ from wsgiref.util import FileWrapper
 from asgi_validator import AsgiValidator
 from hypothesis import event
 from strategies import Boom, Request
+
+#: Per-test timeout: the ci profile's few hundred examples fit in 120 s; thorough gets an hour.
+PROPERTY_TIMEOUT = 120 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 3600
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 

@@ -30,6 +30,7 @@ from wsgiref.validate import validator
 
 import pytest
 from drivers import (
+    PROPERTY_TIMEOUT,
     drive_asgi,
     environ_for,
     normalised,
@@ -43,7 +44,7 @@ from strategies import Request, WsgiBehaviour, make_wsgi_app, requests, wsgi_beh
 from bridge import WsgiToAsgi
 
 pytestmark = [
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(PROPERTY_TIMEOUT),
     pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning"),
 ]
 

@@ -29,7 +29,7 @@ from drivers import (
     scope_view,
     serve_wsgi,
 )
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import AsgiBehaviour, Request, asgi_behaviours, make_asgi_app, requests
 
@@ -189,6 +189,10 @@ def file_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning")
 @given(requests(), asgi_behaviours)
+@example(  # an empty more_body=True body, then a failure: raised before any byte went out
+    Request("GET", b"", b"", b"", [], b"", [b""], False, "http", "1.0"),
+    AsgiBehaviour(200, [], [b"", b""], "body", "all", 1),
+)
 def test_p2_asgi_app_direct_and_through_asgi_to_wsgi(
     file_path: str, r: Request, b: AsgiBehaviour
 ) -> None:
@@ -225,8 +229,11 @@ def test_p2_asgi_app_direct_and_through_asgi_to_wsgi(
 
     if direct.error is not None and not direct.body:
         note_classes(r, b.style, b.fail, "500")
-        assert bridged.status == 500 and bridged.error is None
-        assert bridged.body == b"Internal Server Error"
+        if bridged.failed_early:  # it raised from the iterator before any byte: server's 500
+            assert b.fail not in ("before_start", "after_start")
+        else:  # AsgiToWsgi's own 500, with exc_info
+            assert bridged.status == 500 and bridged.error is None
+            assert bridged.body == b"Internal Server Error"
         return
     note_classes(r, b.style, b.fail, "cut" if direct.error else "ok")
     assert bridged.status == direct.status

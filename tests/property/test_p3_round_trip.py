@@ -58,6 +58,7 @@ from wsgiref.validate import validator
 import pytest
 from asgi_validator import AsgiValidator, validating_app
 from drivers import (
+    PROPERTY_TIMEOUT,
     body_of,
     drive_asgi,
     environ_for,
@@ -84,7 +85,7 @@ from strategies import (
 from bridge import AsgiToWsgi, WsgiToAsgi
 
 pytestmark = [
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(PROPERTY_TIMEOUT),
     pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning"),
 ]
 

@@ -34,6 +34,7 @@ import anyio
 import pytest
 from asgi_scope import http_scope
 from asgi_validator import AsgiValidator, validating_app
+from drivers import PROPERTY_TIMEOUT
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 from strategies import split, split_points
@@ -43,7 +44,7 @@ import bridge._wsgi_to_asgi
 from bridge import AsgiToWsgi, WsgiToAsgi
 from bridge._channel import Channel
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(PROPERTY_TIMEOUT)
 
 
 def payload(item: Any) -> int:
