@@ -37,7 +37,7 @@ from asgi_validator import AsgiValidator, validating_app
 from drivers import PROPERTY_TIMEOUT
 from hypothesis import event, example, given
 from hypothesis import strategies as st
-from strategies import split, split_points
+from strategies import Reader, read_body, readers, split, split_points
 
 import bridge._asgi_to_wsgi
 import bridge._wsgi_to_asgi
@@ -89,9 +89,6 @@ def measured(channel: Channel[Any]) -> MeasuredDeque:
     return items
 
 
-sizes = st.one_of(st.integers(1, 100), st.integers(1, 70_000))
-
-
 @st.composite
 def payloads(draw: st.DrawFn, max_size: int = 300_000) -> bytes:
     size = draw(st.one_of(st.integers(0, 2000), st.integers(0, max_size)))
@@ -110,16 +107,16 @@ def pieces(draw: st.DrawFn, data: bytes) -> list[bytes]:
     body=payloads(),
     response=payloads(),
     data=st.data(),
-    read_size=sizes,
+    reader=readers.map(lambda r: Reader(r.ops, None)),
     send_queue_size=st.integers(1, 4),
     slow=st.lists(st.integers(0, 3), min_size=1, max_size=8),
     backend=st.sampled_from(["asyncio", "trio"]),
 )
-@example(  # more pieces than the read-ahead, the app reading byte by byte
+@example(  # more pieces than the read-ahead, the app reading a byte or two at a time
     body=b"x" * 50,
     response=b"y" * 50,
     data=None,
-    read_size=1,
+    reader=Reader([("read", 1), ("readline", 2)], None),
     send_queue_size=1,
     slow=[3],
     backend="asyncio",
@@ -129,7 +126,7 @@ def test_p6_wsgi_to_asgi_streams_every_byte_within_the_bound(
     body: bytes,
     response: bytes,
     data: Any,
-    read_size: int,
+    reader: Reader,
     send_queue_size: int,
     slow: list[int],
     backend: str,
@@ -143,9 +140,7 @@ def test_p6_wsgi_to_asgi_streams_every_byte_within_the_bound(
     got = bytearray()
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
-        stream = environ["wsgi.input"]
-        while chunk := stream.read(read_size):
-            got.extend(chunk)
+        got.extend(read_body(environ["wsgi.input"], reader, None))  # read() and readline()
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return iter(response_parts)  # a generator-like iterable: streamed, not one batch
 
