@@ -204,6 +204,7 @@ class AsgiOutcome:
     body: bytes
     complete: bool
     error: type[BaseException] | None
+    sent: list[dict[str, Any]]  # every message the app sent, in order
 
 
 async def drive_asgi(app: Any, scope: dict[str, Any], parts: list[bytes]) -> AsgiOutcome:
@@ -243,7 +244,7 @@ async def drive_asgi(app: Any, scope: dict[str, Any], parts: list[bytes]) -> Asg
             body += message.get("body", b"")
     start = sent[0] if sent else {}
     return AsgiOutcome(
-        start.get("status"), start.get("headers", []), body, validator_.complete, error
+        start.get("status"), start.get("headers", []), body, validator_.complete, error, sent
     )
 
 

@@ -80,6 +80,8 @@ def test_p1_wsgi_app_direct_and_through_wsgi_to_asgi(r: Request, b: WsgiBehaviou
         return
     assert bridged.status == direct.status
     assert bridged.body == direct.body
+    # A6.2: one body message per non-empty chunk; only the final one may be empty.
+    assert all(m["body"] for m in bridged.sent[1:] if m.get("more_body"))
     assert bridged.complete == (direct.error is None)
     assert (bridged.error is None) == (direct.error is None)
     got = sorted(
