@@ -84,6 +84,13 @@ def split_path(path: str, root_path: str, raw_path: bytes | None) -> tuple[str, 
         full: str | None = None
         if text == path:
             full = raw.decode("latin-1")
+            if root and not full.startswith(script_name):
+                # root_path itself lost octets that are not UTF-8 ("/\x80" ->
+                # "/\ufffd"): take SCRIPT_NAME from the raw bytes too, as many
+                # segments as root_path has ("/" is never part of a UTF-8 sequence).
+                prefix = b"/".join(raw.split(b"/")[: root.count("/") + 1])
+                if prefix.decode("utf-8", "replace") == root:
+                    script_name = prefix.decode("latin-1")
         elif root and root + text == path:
             full = script_name + raw.decode("latin-1")
         if full is not None:

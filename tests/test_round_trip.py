@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import pytest
 from asgi_scope import http_scope
+from asgi_validator import AsgiValidator, validating_app
 from wsgi_driver import call_wsgi
 
 from bridge import AsgiToWsgi, WsgiToAsgi
@@ -69,11 +70,14 @@ def test_wsgi_app_through_both_bridges_is_unchanged(
 ) -> None:
     overrides = {"PATH_INFO": path, "QUERY_STRING": query}
     direct = call_wsgi(wsgi_app, method=method, body=body, environ_overrides=overrides)
-    nested = make_adapter(WsgiToAsgi(wsgi_app, workers=1))
+    validators: list[AsgiValidator] = []  # P4: every message between the bridges checked
+    nested = make_adapter(validating_app(WsgiToAsgi(wsgi_app, workers=1), validators))
     bridged = call_wsgi(nested, method=method, body=body, environ_overrides=overrides)
     assert bridged.status == direct.status
     assert normalise(bridged.headers) == normalise(direct.headers)
     assert bridged.body == direct.body
+    assert [v.kind for v in validators] == ["lifespan", "http"]  # lifespan is checked too
+    assert all(v.complete for v in validators)
 
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -123,8 +127,11 @@ async def run_asgi(
         server=("127.0.0.1", 80),
         headers=[(b"host", b"example.org"), (b"content-length", str(len(body)).encode())],
     )
+    validator = AsgiValidator(scope)  # P4: what the app sends and receives is checked
+    checked_receive, checked_send = validator.wrap(receive, send)
     with anyio.fail_after(30):
-        await app(scope, receive, send)
+        await app(scope, checked_receive, checked_send)
+    validator.finish()
     start = sent[0]
     body_out = b"".join(m.get("body", b"") for m in sent[1:])
     assert sent[-1].get("more_body", False) is False
@@ -143,9 +150,12 @@ async def test_asgi_app_through_both_bridges_is_unchanged(
     method: str, path: str, query: bytes, body: bytes
 ) -> None:
     direct = await run_asgi(asgi_app, method, path, query, body)
-    inner = AsgiToWsgi(asgi_app)
+    inner_validators: list[AsgiValidator] = []  # P4: what AsgiToWsgi gives the app
+    inner = AsgiToWsgi(validating_app(asgi_app, inner_validators))
     try:
         bridged = await run_asgi(WsgiToAsgi(inner, workers=1), method, path, query, body)
     finally:
         await anyio.to_thread.run_sync(inner.close)
     assert bridged == direct
+    assert [v.kind for v in inner_validators] == ["lifespan", "http"]
+    assert all(v.complete for v in inner_validators)

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import pytest
 from asgi_scope import http_scope
+from asgi_validator import AsgiValidator
 
 from bridge import ClientDisconnected, WSGIMiddleware, WsgiToAsgi
 
@@ -26,7 +27,12 @@ TIMEOUT = 10
 
 
 class Client:
-    """A scripted ASGI server side: feeds `receive`, records `send`."""
+    """A scripted ASGI server side: feeds `receive`, records `send`.
+
+    Under :func:`call`, every message both ways also goes through the P4 ASGI
+    validator (tests/asgi_validator.py), and a call that returns normally must
+    have finished its response unless the client went away.
+    """
 
     def __init__(
         self,
@@ -47,17 +53,29 @@ class Client:
         self.sent: list[Message] = []
         self.send_hook = send_hook
         self.disconnect = anyio.Event()
+        self.validator: AsgiValidator | None = None
+        self.send_failed = False
 
     async def receive(self) -> Message:
         self.receive_calls += 1
         if self.incoming:
-            return self.incoming.pop(0)
-        await self.disconnect.wait()
-        return {"type": "http.disconnect"}
+            message = self.incoming.pop(0)
+        else:
+            await self.disconnect.wait()
+            message = {"type": "http.disconnect"}
+        if self.validator is not None:
+            self.validator.received(message)
+        return message
 
     async def send(self, message: Message) -> None:
+        if self.validator is not None:
+            self.validator.sent(message)
         if self.send_hook is not None:
-            await self.send_hook(message)
+            try:
+                await self.send_hook(message)
+            except BaseException:
+                self.send_failed = True
+                raise
         self.sent.append(message)
 
     @property
@@ -75,8 +93,11 @@ class Client:
 
 
 async def call(app: Any, client: Client, **scope: Any) -> None:
+    the_scope = http_scope(**scope)
+    validator = client.validator = AsgiValidator(the_scope)
     with anyio.fail_after(TIMEOUT):
-        await app(http_scope(**scope), client.receive, client.send)
+        await app(the_scope, client.receive, client.send)
+    validator.finish(complete=not (validator.disconnected or client.send_failed))
 
 
 class Closing:

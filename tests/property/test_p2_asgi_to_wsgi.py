@@ -19,8 +19,19 @@ from typing import Any
 from wsgiref.validate import validator
 
 import pytest
-from hypothesis import given
+from asgi_validator import AsgiValidator, validating_app
+from drivers import (
+    body_of,
+    drive_asgi,
+    environ_for,
+    note_classes,
+    scope_for,
+    scope_view,
+    serve_wsgi,
+)
+from hypothesis import example, given
 from hypothesis import strategies as st
+from strategies import AsgiBehaviour, Request, asgi_behaviours, make_asgi_app, requests
 
 from bridge import AsgiToWsgi
 
@@ -166,3 +177,68 @@ def test_p2_same_status_headers_and_body(r: Response, body_parts: list[bytes]) -
         (k.decode("latin-1"), v.decode("latin-1")) for k, v in headers
     )
     assert bridged_body == body
+
+
+# -- widened: drawn requests and app behaviours, compared with what the app observes -----
+
+
+@pytest.fixture(scope="module")
+def file_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("p2") / "pathsend.bin")
+
+
+@pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning")
+@given(requests(), asgi_behaviours)
+@example(  # an empty more_body=True body, then a failure: raised before any byte went out
+    Request("GET", b"", b"", b"", [], b"", [b""], False, "http", "1.0"),
+    AsgiBehaviour(200, [], [b"", b""], "body", "all", 1),
+)
+def test_p2_asgi_app_direct_and_through_asgi_to_wsgi(
+    file_path: str, r: Request, b: AsgiBehaviour
+) -> None:
+    """Same scope keys (N7), same request bytes from receive() (N8), same response.
+
+    The WSGI side runs behind wsgiref.validate, and every message the app gets
+    from or gives to AsgiToWsgi passes the P4 ASGI validator. Normalisations:
+    N3 (the phrase), N4 (a failure before the first body byte is a 500 sent
+    with exc_info), N9 (pathsend arrives as the file's bytes), N10.
+    """
+    with open(file_path, "wb") as file:
+        file.write(b"".join(b.chunks))
+    seen_direct: list[Any] = []
+    seen_bridged: list[Any] = []
+    validators: list[AsgiValidator] = []
+    direct = asyncio.run(
+        drive_asgi(make_asgi_app(b, seen_direct, file_path), scope_for(r), r.parts)
+    )
+    with AsgiToWsgi(
+        validating_app(make_asgi_app(b, seen_bridged, file_path), validators), lifespan="off"
+    ) as adapter:
+        bridged = serve_wsgi(validator(adapter), environ_for(r))
+
+    assert len(seen_direct) == len(seen_bridged) == 1 == len(validators)
+    (d_scope, d_received), (b_scope, b_received) = seen_direct[0], seen_bridged[0]
+    assert scope_view(b_scope) == scope_view(d_scope)
+    assert b_scope["extensions"]["http.response.pathsend"] == {}
+    d_body, d_done = body_of(d_received)
+    b_body, b_done = body_of(b_received)
+    if b.read == "all":
+        assert b_body == d_body == r.body and b_done and d_done
+    elif b.read == "first":
+        assert d_body.startswith(b_body) or b_body.startswith(d_body)
+
+    if direct.error is not None and not direct.body:
+        note_classes(r, b.style, b.fail, "500")
+        if bridged.failed_early:  # it raised from the iterator before any byte: server's 500
+            assert b.fail not in ("before_start", "after_start")
+        else:  # AsgiToWsgi's own 500, with exc_info
+            assert bridged.status == 500 and bridged.error is None
+            assert bridged.body == b"Internal Server Error"
+        return
+    note_classes(r, b.style, b.fail, "cut" if direct.error else "ok")
+    assert bridged.status == direct.status
+    assert bridged.body == direct.body
+    assert bridged.error is direct.error
+    assert sorted(bridged.headers) == sorted(
+        (k.decode("latin-1"), v.decode("latin-1")) for k, v in direct.headers
+    )
