@@ -17,9 +17,9 @@ builds passes it. Compared: every PEP 3333 environ key the app observes and the
 body it read, the status, the header multiset and the body bytes.
 
 Documented normalisations (docs/compatibility.md, "Documented normalisations"):
-N1 header names are lowercased, N11 spaces around header values are stripped; N2 a list/tuple response gains content-length (not HEAD/204/304);
-N4 an exception before the first body byte leaves the ASGI call with nothing
-sent (the ASGI server answers 500).
+N1 header names are lowercased; N11 spaces around header values are stripped;
+N2 a list/tuple response gains content-length (not HEAD/204/304); N4 an exception
+before the first body byte leaves the ASGI call with nothing sent (the ASGI server answers 500).
 """
 
 from __future__ import annotations
