@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servers import PY, TESTS, ServerProcess
+from servers import ServerProcess, gunicorn, script, uvicorn, waitress
 
 _BLOCK = hashlib.sha256(b"bridge-faults").digest() * 2048  # 64 KiB
 
@@ -276,39 +276,17 @@ def assert_baseline(port: int, base: dict[str, Any], timeout: float = 30) -> dic
 WORKERS = 4  # WsgiToAsgi's pool on uvicorn, gunicorn's threads
 
 
-def uvicorn(app: str) -> Callable[[int], list[str]]:
-    return lambda port: [
-        PY, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning",
-        "--timeout-graceful-shutdown", "2",
-    ]  # fmt: skip
-
-
-def gunicorn(app: str) -> Callable[[int], list[str]]:
-    return lambda port: [
-        PY, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(WORKERS),
-        "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--log-level", "warning", app,
-    ]  # fmt: skip
-
+GTHREAD = ("-k", "gthread", "-w", "1", "--threads", str(WORKERS))
+GUNICORN_OPTIONS = (*GTHREAD, "--graceful-timeout", "5", "--log-level", "warning")
+UVICORN_OPTIONS = ("--timeout-graceful-shutdown", "2")
 
 SERVERS = {
-    "wsgi": uvicorn("fault_apps:on_uvicorn"),
-    "asgi": gunicorn("fault_apps:on_wsgi"),
-    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
-    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
-    "asgi-waitress": lambda port: [
-        PY,
-        "-m",
-        "waitress",
-        f"--listen=127.0.0.1:{port}",
-        f"--threads={WORKERS}",
-        "fault_apps:on_wsgi",
-    ],
-    "asgi-wsgiref": lambda port: [
-        PY,
-        str(TESTS / "wsgiref_server.py"),
-        str(port),
-        "fault_apps:on_wsgi",
-    ],
+    "wsgi": uvicorn("fault_apps:on_uvicorn", *UVICORN_OPTIONS),
+    "asgi": gunicorn("fault_apps:on_wsgi", *GUNICORN_OPTIONS),
+    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi", *GUNICORN_OPTIONS),
+    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn", *UVICORN_OPTIONS),
+    "asgi-waitress": waitress("fault_apps:on_wsgi", f"--threads={WORKERS}"),
+    "asgi-wsgiref": script("fault_apps:on_wsgi"),
 }
 
 
