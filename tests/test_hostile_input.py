@@ -27,8 +27,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import pytest
+from asgi_client import Client, serve
 from asgi_scope import http_scope
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,25 +49,6 @@ BAD_NAMES = [b"x a", b"x\r\ny", b"x\x00", b"x:y", b"", b"(x)", b"x\xff", b"x/y"]
 
 
 # ---------------------------------------------------------------- WsgiToAsgi side
-
-
-class Client:
-    def __init__(self, incoming: list[Message] | None = None) -> None:
-        self.incoming = incoming or [{"type": "http.request", "body": b"", "more_body": False}]
-        self.sent: list[Message] = []
-
-    async def receive(self) -> Message:
-        if self.incoming:
-            return self.incoming.pop(0)
-        await anyio.sleep(TIMEOUT * 2)
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        self.sent.append(message)
-
-    @property
-    def status(self) -> int:
-        return int(self.sent[0]["status"])
 
 
 class Spy:
@@ -92,11 +73,6 @@ class Spy:
 
     def cgi(self) -> dict[str, Any]:
         return {k: v for k, v in self.environs[0].items() if k.isupper()}
-
-
-async def serve(app: Any, client: Client, **scope: Any) -> None:
-    with anyio.fail_after(TIMEOUT):
-        await app(http_scope(**scope), client.receive, client.send)
 
 
 @pytest.mark.anyio
@@ -181,7 +157,7 @@ async def test_w2a_str_headers_from_the_server_are_a_clear_type_error() -> None:
 @pytest.mark.anyio
 async def test_w2a_str_body_from_the_server_is_a_clear_type_error() -> None:
     spy = Spy()
-    client = Client([{"type": "http.request", "body": "text", "more_body": False}])
+    client = Client(messages=[{"type": "http.request", "body": "text", "more_body": False}])
     with pytest.raises(TypeError, match="'body' must be bytes"):
         await serve(WsgiToAsgi(spy), client, method="POST", headers=[(b"content-length", b"4")])
     assert spy.done.wait(TIMEOUT)  # the app's read failed too, with the same error
@@ -192,7 +168,7 @@ async def test_w2a_str_body_from_the_server_is_a_clear_type_error() -> None:
 @pytest.mark.parametrize("kind", ["http.response.start", "websocket.receive", "lifespan.startup"])
 async def test_w2a_receive_message_out_of_order_is_a_clear_error(kind: str) -> None:
     spy = Spy()
-    client = Client([{"type": kind}])
+    client = Client(messages=[{"type": kind}])
     with pytest.raises(RuntimeError, match="unexpected ASGI receive"):
         await serve(WsgiToAsgi(spy), client, method="POST", headers=[(b"content-length", b"4")])
     assert spy.done.wait(TIMEOUT)

@@ -10,73 +10,19 @@ import contextvars
 import sys
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import anyio
 import pytest
+from asgi_client import Client, Message, serve
 from asgi_scope import http_scope
 
 from bridge import ClientDisconnected, WSGIMiddleware, WsgiToAsgi
 
 pytestmark = pytest.mark.anyio
 
-Message = dict[str, Any]
 TIMEOUT = 10
-
-
-class Client:
-    """A scripted ASGI server side: feeds `receive`, records `send`."""
-
-    def __init__(
-        self,
-        chunks: Iterable[bytes] = (),
-        *,
-        disconnect_after_body: bool = False,
-        send_hook: Callable[[Message], Awaitable[None]] | None = None,
-    ) -> None:
-        chunk_list = list(chunks)
-        self.incoming: list[Message] = [
-            {"type": "http.request", "body": c, "more_body": i < len(chunk_list) - 1}
-            for i, c in enumerate(chunk_list)
-        ] or [{"type": "http.request", "body": b"", "more_body": False}]
-        if disconnect_after_body:
-            self.incoming[-1]["more_body"] = True
-            self.incoming.append({"type": "http.disconnect"})
-        self.receive_calls = 0
-        self.sent: list[Message] = []
-        self.send_hook = send_hook
-        self.disconnect = anyio.Event()
-
-    async def receive(self) -> Message:
-        self.receive_calls += 1
-        if self.incoming:
-            return self.incoming.pop(0)
-        await self.disconnect.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        if self.send_hook is not None:
-            await self.send_hook(message)
-        self.sent.append(message)
-
-    @property
-    def status(self) -> int:
-        assert self.sent and self.sent[0]["type"] == "http.response.start"
-        return int(self.sent[0]["status"])
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.sent[1:])
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.sent) and self.sent[-1].get("more_body") is False
-
-
-async def call(app: Any, client: Client, **scope: Any) -> None:
-    with anyio.fail_after(TIMEOUT):
-        await app(http_scope(**scope), client.receive, client.send)
 
 
 class Closing:
@@ -119,7 +65,7 @@ async def test_alias_and_one_call_per_request_with_a_plain_dict_environ() -> Non
     client = Client()
     with anyio.fail_after(TIMEOUT):
         await bridged(scope, client.receive, client.send)
-    await call(bridged, Client())
+    await serve(bridged, Client())
     assert len(seen) == 2 and seen[0] is not seen[1]
     assert type(seen[0]) is dict
     assert seen[0]["asgi.scope"] is scope and scope == snapshot
@@ -134,7 +80,7 @@ async def test_list_response_is_one_batch_with_content_length() -> None:
         return [b"hello"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     start = client.sent[0]
     assert start["status"] == 200
     assert (b"content-type", b"text/plain") in start["headers"]
@@ -158,7 +104,7 @@ async def test_exc_info_replaces_headers_before_anything_was_sent() -> None:
         yield b"error page"
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.status == 500
     assert client.body == b"error page" and client.complete
     assert [m["type"] for m in client.sent].count("http.response.start") == 1
@@ -201,7 +147,7 @@ async def test_bad_start_response_raises_inside_the_app_and_a_retry_needs_exc_in
         return [b"refused"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert errors == [ValueError, RuntimeError]
     assert client.status == 400 and client.body == b"refused"
 
@@ -215,7 +161,7 @@ async def test_hop_by_hop_headers_are_dropped_and_write_is_returned() -> None:
         return [b"done"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     names = [name for name, _ in client.sent[0]["headers"]]
     assert b"connection" not in names and b"x-ok" in names
 
@@ -238,7 +184,7 @@ async def test_exc_info_after_headers_were_sent_reraises() -> None:
 
     client = Client()
     with pytest.raises(KeyError):
-        await call(WsgiToAsgi(app), client)
+        await serve(WsgiToAsgi(app), client)
     assert outcome == ["re-raised"]
     assert client.status == 200 and not client.complete  # A6.4: no final more_body=False
 
@@ -251,7 +197,7 @@ async def test_error_before_headers_propagates_and_sends_nothing() -> None:
 
     client = Client()
     with pytest.raises(ZeroDivisionError):
-        await call(WsgiToAsgi(app), client)
+        await serve(WsgiToAsgi(app), client)
     assert client.sent == []
 
 
@@ -264,7 +210,7 @@ async def test_str_chunk_is_refused_and_close_still_runs() -> None:
         return body
 
     with pytest.raises(TypeError, match="not bytes"):
-        await call(WsgiToAsgi(app), Client())
+        await serve(WsgiToAsgi(app), Client())
     assert len(body.closed) == 1
 
 
@@ -279,7 +225,7 @@ async def test_close_exactly_once_on_the_worker_thread_after_success() -> None:
         return body
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.body == b"ab" and client.complete
     assert body.closed == app_threads
     assert app_threads[0] != threading.get_ident()
@@ -301,7 +247,7 @@ async def test_content_length_cut_off_stops_iteration() -> None:
         return body
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.body == b"012345678901234" and client.complete
     assert len(produced) == 2 and len(body.closed) == 1
 
@@ -326,7 +272,7 @@ async def test_send_raising_oserror_stops_and_closes() -> None:
         start_response("200 OK", ok_headers())
         return body
 
-    await call(WsgiToAsgi(app), Client(send_hook=hook))
+    await serve(WsgiToAsgi(app), Client(send_hook=hook))
     assert body.closed_event.wait(TIMEOUT)
     assert calls == 2
 
@@ -354,7 +300,7 @@ async def test_disconnect_while_streaming_closes_an_endless_generator() -> None:
 
     client = Client(send_hook=hook)
     client.incoming = []  # no body: only the disconnect will ever arrive
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert body.closed_event.wait(TIMEOUT)
     assert not client.complete
 
@@ -414,7 +360,7 @@ async def test_backpressure_bounds_how_far_the_app_runs_ahead() -> None:
 
     client = Client(send_hook=hook)
     client.incoming = []
-    await call(WsgiToAsgi(app, send_queue_size=2), client)
+    await serve(WsgiToAsgi(app, send_queue_size=2), client)
     assert sent_bodies >= 200
     assert max_lead <= 2 + 2  # the queue, plus the chunk in hand and the one being sent
 
@@ -433,7 +379,7 @@ async def test_write_goes_first_and_returns_after_its_send() -> None:
         return [b"second"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert sent_before_write_returned == [2]  # start + the written chunk were sent
     assert client.body == b"first,second" and client.complete
 
@@ -451,7 +397,7 @@ async def test_body_is_read_lazily_and_streams_across_messages() -> None:
         start_response("200 OK", ok_headers())
         return [b"|".join([*lines, rest])]
 
-    await call(
+    await serve(
         WsgiToAsgi(app),
         client,
         method="POST",
@@ -470,7 +416,7 @@ async def test_request_without_body_never_calls_receive_before_responding() -> N
         return []
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.receive_calls == 0
     assert client.status == 204 and client.complete
 
@@ -491,7 +437,7 @@ async def test_disconnect_mid_upload_raises_oserror_not_eof() -> None:
         return [b"ignored"]
 
     client = Client([b"partial"], disconnect_after_body=True)
-    await call(WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"100")])
+    await serve(WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"100")])
     # The ASGI call ends as soon as the client is gone (A6.5); the app finishes after.
     assert finished.wait(TIMEOUT)
     assert len(outcome) == 1 and isinstance(outcome[0], ClientDisconnected)
@@ -512,7 +458,7 @@ async def test_conflicting_content_length_is_a_400_without_calling_the_app() -> 
         [(b"x-many", b"v")] * 4,
     ):
         client = Client()
-        await call(WsgiToAsgi(app, duplicate_header_limit=3), client, headers=headers)
+        await serve(WsgiToAsgi(app, duplicate_header_limit=3), client, headers=headers)
         assert client.status == 400 and client.complete
     assert not called
 
@@ -564,7 +510,7 @@ async def test_workers_run_requests_in_parallel_with_the_tasks_contextvars() -> 
 
     async def one(number: int) -> None:
         request_id.set(number)
-        await call(bridged, Client())
+        await serve(bridged, Client())
 
     with anyio.fail_after(TIMEOUT):
         async with anyio.create_task_group() as tasks:
@@ -590,7 +536,7 @@ async def test_each_backend_is_really_in_use(anyio_backend: Any) -> None:
         return [b"served"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.body == b"served"
 
 
@@ -606,7 +552,7 @@ async def test_fewer_bytes_than_content_length_is_logged(
 
     client = Client()
     with caplog.at_level("ERROR", logger="bridge"):
-        await call(WsgiToAsgi(app), client)
+        await serve(WsgiToAsgi(app), client)
     assert client.body == b"short"
     assert "5 bytes fewer" in caplog.text
 
@@ -624,7 +570,7 @@ async def test_worker_threads_are_bounded_and_end_with_the_adapter() -> None:
 
     bridged = WsgiToAsgi(app, workers=3)
     for _ in range(12):
-        await call(bridged, Client())
+        await serve(bridged, Client())
     pool_threads = set(used)
     assert len(used) == 12 and 1 <= len(pool_threads) <= 3
     assert threading.current_thread() not in pool_threads
