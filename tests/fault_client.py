@@ -16,8 +16,9 @@ Everything here is bounded: every socket has a timeout and every poll a deadline
   until everything is back at a baseline, within the slack below.
 * :func:`start` runs one of :data:`SERVERS` (the fault apps on uvicorn,
   gunicorn gthread or tests/wsgiref_server.py) through tests/servers.py;
-  :func:`warm_up` uses every route once and fills the thread pools, so the
-  baseline it returns is the steady state; :func:`gate` proves N workers free.
+  :func:`started` runs several for a ``with`` block; :func:`warm_up` uses
+  every route once and fills the thread pools, so the baseline it returns is
+  the steady state; :func:`gate` proves N workers free.
 
 Baseline slack: threads and loop tasks none; fds +2 (a connection not reaped
 yet); RSS +24 MiB (the allocator keeps peak arenas: under a burst of cut
@@ -32,7 +33,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,6 +294,19 @@ SERVERS = {
 
 def start(name: str, workdir: Path) -> ServerProcess:
     return ServerProcess(name, SERVERS[name], workdir, env={"BRIDGE_WORKERS": str(WORKERS)})
+
+
+@contextmanager
+def started(names: Iterable[str], workdir: Path) -> Iterator[dict[str, ServerProcess]]:
+    """The named :data:`SERVERS`, running; each is stopped by its PID on the way out."""
+    running: dict[str, ServerProcess] = {}
+    try:
+        for name in names:
+            running[name] = start(name, workdir)
+        yield running
+    finally:
+        for server in running.values():
+            server.stop()
 
 
 def parallel(jobs: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:

@@ -17,11 +17,13 @@ What lives here, shared by every test that starts a server subprocess:
   SIGTERM (to the group, or only to the PID) and SIGKILL to the group if it has
   not exited within the grace period; :meth:`ServerProcess.kill` is the hard
   stop for a ``finally``;
-* :func:`raw`, a raw-socket client for requests no client library would send.
+* :func:`raw`, a raw-socket client for requests no client library would send,
+  and :func:`body_pieces`, a deterministic request body sent piece by piece.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import signal
@@ -29,7 +31,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -218,3 +220,13 @@ def raw(port: int, request: bytes, timeout: float = 20) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def body_pieces(total: int, piece: int, seed: bytes) -> Iterator[bytes]:
+    """``total`` deterministic bytes (a block made from ``seed``, repeated), ``piece`` at a time."""
+    block = (hashlib.sha256(seed).digest() * (piece // 32 + 1))[:piece]
+    sent = 0
+    while sent < total:
+        part = block[: min(piece, total - sent)]
+        sent += len(part)
+        yield part

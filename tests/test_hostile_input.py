@@ -32,7 +32,7 @@ from asgi_client import Client, serve
 from asgi_scope import http_scope
 from hypothesis import given
 from hypothesis import strategies as st
-from wsgi_driver import call_wsgi
+from wsgi_driver import Result, call_wsgi
 
 from bridge import AsgiToWsgi, WsgiToAsgi
 from bridge._environ import build_environ
@@ -272,18 +272,17 @@ def test_a2w_non_latin1_text_from_a_broken_server_becomes_utf8_bytes(
     assert scope["path"] == "/€" and scope["query_string"] == "q=€".encode()
 
 
+def post_12345(adapter: AsgiToWsgi, overrides: dict[str, str]) -> Result:
+    """POST the 5-byte body ``12345`` with ``overrides`` in the environ, unvalidated."""
+    return call_wsgi(adapter, "POST", body=b"12345", environ_overrides=overrides, validate=False)
+
+
 @pytest.mark.parametrize("value", ["-1", "abc", "5, 5", "5,6", "1e3", "0x10", "\u0663"])
 def test_a2w_hostile_content_length_is_400_without_calling_the_app(
     make_adapter: Callable[..., AsgiToWsgi], value: str
 ) -> None:
     app, scopes = echo_scope()
-    result = call_wsgi(
-        make_adapter(app),
-        "POST",
-        body=b"12345",
-        environ_overrides={"CONTENT_LENGTH": value},
-        validate=False,
-    )
+    result = post_12345(make_adapter(app), {"CONTENT_LENGTH": value})
     assert result.status == "400 Bad Request" and scopes == []
 
 
@@ -293,13 +292,7 @@ def test_a2w_content_length_with_surrounding_whitespace_is_forwarded_stripped(
 ) -> None:
     """Found by fuzz/fuzz_translators.py: "5\\n" was read as 5 but forwarded raw."""
     app, scopes = echo_scope()
-    result = call_wsgi(
-        make_adapter(app),
-        "POST",
-        body=b"12345",
-        environ_overrides={"CONTENT_LENGTH": value},
-        validate=False,
-    )
+    result = post_12345(make_adapter(app), {"CONTENT_LENGTH": value})
     assert result.status == "200 OK" and result.body == b"12345"
     assert [v for n, v in scopes[0]["headers"] if n == b"content-length"] == [b"5"]
 
@@ -309,13 +302,7 @@ def test_a2w_conflicting_length_variables_follow_content_length_only(
 ) -> None:
     """CONTENT_LENGTH decides both the body read and the one header the app sees."""
     app, scopes = echo_scope()
-    result = call_wsgi(
-        make_adapter(app),
-        "POST",
-        body=b"12345",
-        environ_overrides={"HTTP_CONTENT_LENGTH": "9999"},
-        validate=False,
-    )
+    result = post_12345(make_adapter(app), {"HTTP_CONTENT_LENGTH": "9999"})
     assert result.status == "200 OK" and result.body == b"12345"
     lengths = [v for n, v in scopes[0]["headers"] if n == b"content-length"]
     assert lengths == [b"5"]

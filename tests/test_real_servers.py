@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import ServerProcess, gunicorn, hypercorn, script, uvicorn, waitress
+from servers import ServerProcess, body_pieces, gunicorn, hypercorn, script, uvicorn, waitress
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -48,12 +48,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 def upload(total: int, piece: int = 65536) -> Iterator[bytes]:
     """A deterministic body, sent without Content-Length (chunked)."""
-    block = hashlib.sha256(b"seed").digest() * (piece // 32)
-    sent = 0
-    while sent < total:
-        part = block[: min(piece, total - sent)]
-        sent += len(part)
-        yield part
+    return body_pieces(total, piece, b"seed")
 
 
 def digest(total: int) -> str:

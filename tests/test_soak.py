@@ -37,7 +37,7 @@ from fault_client import (
     payload,
     request,
     sha,
-    start,
+    started,
     warm_up,
 )
 from servers import ServerProcess
@@ -156,14 +156,8 @@ def plan(rng: random.Random, n: int) -> list[str]:
 
 @pytest.fixture
 def soak_servers(tmp_path: Path) -> Iterator[dict[str, ServerProcess]]:
-    running: dict[str, ServerProcess] = {}
-    try:
-        for name in ("wsgi", "asgi"):
-            running[name] = start(name, tmp_path)
+    with started(("wsgi", "asgi"), tmp_path) as running:
         yield running
-    finally:
-        for server in running.values():
-            server.stop()
 
 
 def test_soak_both_directions(soak_servers: dict[str, ServerProcess]) -> None:
