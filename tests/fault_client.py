@@ -16,8 +16,9 @@ Everything here is bounded: every socket has a timeout and every poll a deadline
   until everything is back at a baseline, within the slack below.
 * :func:`start` runs one of :data:`SERVERS` (the fault apps on uvicorn,
   gunicorn gthread or tests/wsgiref_server.py) through tests/servers.py;
-  :func:`warm_up` uses every route once and fills the thread pools, so the
-  baseline it returns is the steady state; :func:`gate` proves N workers free.
+  :func:`started` runs several for a ``with`` block; :func:`warm_up` uses
+  every route once and fills the thread pools, so the baseline it returns is
+  the steady state; :func:`gate` proves N workers free.
 
 Baseline slack: threads and loop tasks none; fds +2 (a connection not reaped
 yet); RSS +24 MiB (the allocator keeps peak arenas: under a burst of cut
@@ -32,12 +33,13 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servers import PY, TESTS, ServerProcess
+from servers import ServerProcess, gunicorn, script, uvicorn, waitress
 
 _BLOCK = hashlib.sha256(b"bridge-faults").digest() * 2048  # 64 KiB
 
@@ -276,44 +278,35 @@ def assert_baseline(port: int, base: dict[str, Any], timeout: float = 30) -> dic
 WORKERS = 4  # WsgiToAsgi's pool on uvicorn, gunicorn's threads
 
 
-def uvicorn(app: str) -> Callable[[int], list[str]]:
-    return lambda port: [
-        PY, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning",
-        "--timeout-graceful-shutdown", "2",
-    ]  # fmt: skip
-
-
-def gunicorn(app: str) -> Callable[[int], list[str]]:
-    return lambda port: [
-        PY, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(WORKERS),
-        "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--log-level", "warning", app,
-    ]  # fmt: skip
-
+GTHREAD = ("-k", "gthread", "-w", "1", "--threads", str(WORKERS))
+GUNICORN_OPTIONS = (*GTHREAD, "--graceful-timeout", "5", "--log-level", "warning")
+UVICORN_OPTIONS = ("--timeout-graceful-shutdown", "2")
 
 SERVERS = {
-    "wsgi": uvicorn("fault_apps:on_uvicorn"),
-    "asgi": gunicorn("fault_apps:on_wsgi"),
-    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi"),
-    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn"),
-    "asgi-waitress": lambda port: [
-        PY,
-        "-m",
-        "waitress",
-        f"--listen=127.0.0.1:{port}",
-        f"--threads={WORKERS}",
-        "fault_apps:on_wsgi",
-    ],
-    "asgi-wsgiref": lambda port: [
-        PY,
-        str(TESTS / "wsgiref_server.py"),
-        str(port),
-        "fault_apps:on_wsgi",
-    ],
+    "wsgi": uvicorn("fault_apps:on_uvicorn", *UVICORN_OPTIONS),
+    "asgi": gunicorn("fault_apps:on_wsgi", *GUNICORN_OPTIONS),
+    "nested-wsgi": gunicorn("fault_apps:nested_on_wsgi", *GUNICORN_OPTIONS),
+    "nested-asgi": uvicorn("fault_apps:nested_on_uvicorn", *UVICORN_OPTIONS),
+    "asgi-waitress": waitress("fault_apps:on_wsgi", f"--threads={WORKERS}"),
+    "asgi-wsgiref": script("fault_apps:on_wsgi"),
 }
 
 
 def start(name: str, workdir: Path) -> ServerProcess:
     return ServerProcess(name, SERVERS[name], workdir, env={"BRIDGE_WORKERS": str(WORKERS)})
+
+
+@contextmanager
+def started(names: Iterable[str], workdir: Path) -> Iterator[dict[str, ServerProcess]]:
+    """The named :data:`SERVERS`, running; each is stopped by its PID on the way out."""
+    running: dict[str, ServerProcess] = {}
+    try:
+        for name in names:
+            running[name] = start(name, workdir)
+        yield running
+    finally:
+        for server in running.values():
+            server.stop()
 
 
 def parallel(jobs: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:

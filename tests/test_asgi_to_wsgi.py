@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import select
-import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import LOOP_THREAD, loop_threads
+from forked import in_fork
 from starlette.requests import Request
 from starlette.responses import Response
 from wsgi_driver import build_environ, call_wsgi
@@ -1196,36 +1194,6 @@ def test_loop_given_is_used_and_left_running(make_adapter: Callable[..., AsgiToW
         loop.close()
 
 
-def _collect_child(pid: int, read_fd: int, timeout: float) -> tuple[int, bytes]:
-    """Read a forked child's report until EOF (its exit), then reap it.
-
-    Bounded: past ``timeout`` the child is killed and the test fails. The wait is
-    on the pipe (select), so nothing sleeps; EOF means the child's fds closed.
-    """
-    deadline = time.monotonic() + timeout
-    report = b""
-    while True:
-        remaining = deadline - time.monotonic()
-        readable = select.select([read_fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
-        if not readable:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail(f"the forked child did not finish in time; it reported {report!r}")
-        chunk = os.read(read_fd, 65536)
-        if not chunk:
-            break
-        report += chunk
-    while True:  # EOF came from the child's exit: reaping it is prompt, but stay bounded
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return status, report
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child closed its pipe but did not exit")
-        select.select([], [], [], 0.01)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, 3.12+
 def test_instance_built_before_fork_serves_in_the_child(
@@ -1247,29 +1215,15 @@ def test_instance_built_before_fork_serves_in_the_child(
     parent = call_wsgi(adapter)
     assert parent.body == b"pid=%d startups=1" % os.getpid()
 
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 1
-        try:
-            os.close(read_fd)
-            result = call_wsgi(adapter)
-            report = b"%s|%s|%d" % (
-                (result.status or "").encode(),
-                result.body,
-                sum(1 for t in threading.enumerate() if t.name == LOOP_THREAD),
-            )
-            os.write(write_fd, report)
-            code = 0
-        except BaseException as exc:
-            os.write(write_fd, repr(exc).encode())
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        status, report = _collect_child(pid, read_fd, TIMEOUT)
-    finally:
-        os.close(read_fd)
+    def child() -> bytes:
+        result = call_wsgi(adapter)
+        return b"%s|%s|%d" % (
+            (result.status or "").encode(),
+            result.body,
+            sum(1 for t in threading.enumerate() if t.name == LOOP_THREAD),
+        )
+
+    _, status, report = in_fork(child, TIMEOUT)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, report
     child_status, child_body, child_threads = report.split(b"|")
     assert child_status == b"200 OK"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.name == "nt", reason="POSIX signals")]
 
@@ -66,29 +66,13 @@ SERVERS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.proc = proc
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-
-    def stop(self) -> int:
-        """SIGTERM to the command's PID; its process group is killed only if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-                pytest.fail(f"did not stop within 30 s of SIGTERM:\n{self.log.read_text()}")
-        return int(self.proc.returncode)
+def sigterm(served: ServerProcess) -> int:
+    """SIGTERM to the command's PID; its process group is killed only if it hangs."""
+    code = served.stop(30, group=False)
+    if served.killed:
+        pytest.fail(f"did not stop within 30 s of SIGTERM:\n{served.log.read_text()}")
+    assert code is not None
+    return code
 
 
 # Starts `python -m bridge ...` with SIGINT at its default, as a terminal would, even when this
@@ -100,53 +84,33 @@ TRAMPOLINE = (
 
 
 @contextmanager
-def bridge_serve(folder: Path, *args: str) -> Iterator[Served]:
-    port = free_port()
-    log = folder / "server.log"
-    env = {**os.environ, "MARKER_DIR": str(folder)}
-    env.pop("PYTHONPATH", None)
-    command = [
-        sys.executable,
-        "-c",
-        TRAMPOLINE,
-        "-m",
-        "bridge",
-        "serve",
-        *args,
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    served = Served(proc, port, log)
+def bridge_serve(folder: Path, *args: str) -> Iterator[ServerProcess]:
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            TRAMPOLINE,
+            "-m",
+            "bridge",
+            "serve",
+            *args,
+            "--port",
+            str(port),
+        ]
+
+    served = ServerProcess(
+        "bridge serve",
+        command,
+        folder,
+        log=folder / "server.log",
+        cwd=folder,
+        pythonpath=False,
+        startup_seconds=45,
+    )
     try:
-        deadline = time.monotonic() + 45
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"did not listen within 45 s:\n{log.read_text()}")
-                time.sleep(0.05)  # polling for the port, bounded by the deadline
         yield served
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        try:  # a server child the command left behind (none should be)
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        served.kill()
 
 
 @pytest.fixture
@@ -166,7 +130,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(folder: Path, server: str, k
         assert response.status_code == 200, served.log.read_text()
         text, _, pid = response.text.partition(" pid=")
         assert text == f"{kind} root=/mount"
-        code = served.stop()
+        code = sigterm(served)
     assert code == 0, served.log.read_text()
     if kind == "asgi" and server != "daphne":  # daphne has no lifespan protocol
         assert (folder / f"startup.{pid}").read_text() == "up"
@@ -207,7 +171,7 @@ def test_reload_restarts_on_a_code_change(folder: Path, server: str) -> None:
             time.sleep(0.5)  # polling for the reloaded code, bounded by the deadline
             text = _get_text(served.url)
         assert text == "version 2", served.log.read_text()
-        assert served.stop() == 0
+        assert sigterm(served) == 0
 
 
 @pytest.mark.timeout(90)

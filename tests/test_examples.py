@@ -13,27 +13,19 @@ from __future__ import annotations
 import ast
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def documented_commands(name: str) -> list[str]:
@@ -43,37 +35,26 @@ def documented_commands(name: str) -> list[str]:
 
 @contextmanager
 def running(command: str, log: Path) -> Iterator[httpx.Client]:
-    port = free_port()
-    argv = re.sub(r"\b8000\b", str(port), command).split()
-    argv[0] = str(BIN / argv[0])  # this venv's console script, as an activated venv would pick
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("PYTHONPATH", None)  # as typed: the commands must work from the repository root
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    def argv(port: int) -> list[str]:
+        words = re.sub(r"\b8000\b", str(port), command).split()
+        words[0] = str(BIN / words[0])  # this venv's console script, as an activated venv would
+        return words
+
+    server = ServerProcess(
+        repr(command),
+        argv,
+        log.parent,
+        {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        log=log,
+        cwd=ROOT,
+        pythonpath=False,  # as typed: the commands must work from the repository root
+        startup_seconds=45,
+    )
     try:
-        deadline = time.monotonic() + 45
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"{command!r} exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{command!r} did not listen within 45 s:\n{log.read_text()}")
-                time.sleep(0.05)  # polling for the port, bounded by the deadline
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
             yield client
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        server.stop(20, group=False)
 
 
 def check_flask(client: httpx.Client) -> None:

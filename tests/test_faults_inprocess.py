@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import select
-import signal
 import threading
 import time
 import weakref
@@ -29,6 +27,7 @@ import anyio
 import pytest
 from asgi_scope import http_scope
 from conftest import LOOP_THREAD, loop_threads
+from forked import in_fork
 from wsgi_driver import Result, build_environ, call_wsgi
 
 from bridge import AsgiToWsgi, WsgiToAsgi
@@ -149,31 +148,6 @@ def test_close_is_bounded_even_when_the_app_ignores_cancellation(
     assert isinstance(answer, Result) and answer.status == "500 Internal Server Error"
 
 
-def _collect_child(pid: int, read_fd: int) -> tuple[int, bytes]:
-    """The child's report until EOF, then its exit status; bounded, kills it past the limit."""
-    deadline = time.monotonic() + TIMEOUT
-    report = b""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([read_fd], [], [], remaining)[0]:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail(f"the forked child did not finish; it reported {report!r}")
-        chunk = os.read(read_fd, 65536)
-        if not chunk:
-            break
-        report += chunk
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return status, report
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child closed its pipe but did not exit")
-        select.select([], [], [], 0.01)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, 3.12+
 def test_fork_during_an_in_flight_stream_leaves_the_parent_untouched(
@@ -210,35 +184,21 @@ def test_fork_during_an_in_flight_stream_leaves_the_parent_untouched(
     threads, results = run_requests(adapter, ["/stream"])
     wait_until(lambda: len(runtime.tasks) == 1, "the streaming request to be in flight")
 
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 1
-        try:
-            os.close(read_fd)
-            first = call_wsgi(adapter)
-            child_runtime = adapter._runtime
-            own = child_runtime is not runtime and child_runtime is not None
-            separate = own and child_runtime.loop is not loop  # type: ignore[union-attr]
-            adapter.close()
-            report = b"%s|%s|%d|%d|%d" % (
-                (first.status or "").encode(),
-                first.body,
-                separate,
-                sum(1 for t in threading.enumerate() if t.name == LOOP_THREAD),
-                shutdowns.count(os.getpid()),
-            )
-            os.write(write_fd, report)
-            code = 0
-        except BaseException as exc:
-            os.write(write_fd, repr(exc).encode())
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        status, report = _collect_child(pid, read_fd)
-    finally:
-        os.close(read_fd)
+    def child() -> bytes:
+        first = call_wsgi(adapter)
+        child_runtime = adapter._runtime
+        own = child_runtime is not runtime and child_runtime is not None
+        separate = own and child_runtime.loop is not loop  # type: ignore[union-attr]
+        adapter.close()
+        return b"%s|%s|%d|%d|%d" % (
+            (first.status or "").encode(),
+            first.body,
+            separate,
+            sum(1 for t in threading.enumerate() if t.name == LOOP_THREAD),
+            shutdowns.count(os.getpid()),
+        )
+
+    pid, status, report = in_fork(child, TIMEOUT)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, report
     child_status, child_body, own_loop, child_loop_threads, child_shutdowns = report.split(b"|")
     assert child_status == b"200 OK"

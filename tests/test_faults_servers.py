@@ -36,6 +36,7 @@ from fault_client import (
     settle,
     sha,
     start,
+    started,
     warm_up,
 )
 from servers import ServerProcess
@@ -45,15 +46,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServerProcess]]:
-    workdir = tmp_path_factory.mktemp("fault-servers")
-    running: dict[str, ServerProcess] = {}
-    try:
-        for name in ("wsgi", "asgi", "asgi-waitress"):
-            running[name] = start(name, workdir)
+    with started(
+        ("wsgi", "asgi", "asgi-waitress"), tmp_path_factory.mktemp("fault-servers")
+    ) as running:
         yield running
-    finally:
-        for server in running.values():
-            server.stop()
 
 
 @pytest.fixture(params=["wsgi", "asgi", "asgi-waitress"])

@@ -27,12 +27,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import pytest
+from asgi_client import Client, serve
 from asgi_scope import http_scope
 from hypothesis import given
 from hypothesis import strategies as st
-from wsgi_driver import call_wsgi
+from wsgi_driver import Result, call_wsgi
 
 from bridge import AsgiToWsgi, WsgiToAsgi
 from bridge._environ import build_environ
@@ -49,25 +49,6 @@ BAD_NAMES = [b"x a", b"x\r\ny", b"x\x00", b"x:y", b"", b"(x)", b"x\xff", b"x/y"]
 
 
 # ---------------------------------------------------------------- WsgiToAsgi side
-
-
-class Client:
-    def __init__(self, incoming: list[Message] | None = None) -> None:
-        self.incoming = incoming or [{"type": "http.request", "body": b"", "more_body": False}]
-        self.sent: list[Message] = []
-
-    async def receive(self) -> Message:
-        if self.incoming:
-            return self.incoming.pop(0)
-        await anyio.sleep(TIMEOUT * 2)
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        self.sent.append(message)
-
-    @property
-    def status(self) -> int:
-        return int(self.sent[0]["status"])
 
 
 class Spy:
@@ -92,11 +73,6 @@ class Spy:
 
     def cgi(self) -> dict[str, Any]:
         return {k: v for k, v in self.environs[0].items() if k.isupper()}
-
-
-async def serve(app: Any, client: Client, **scope: Any) -> None:
-    with anyio.fail_after(TIMEOUT):
-        await app(http_scope(**scope), client.receive, client.send)
 
 
 @pytest.mark.anyio
@@ -181,7 +157,7 @@ async def test_w2a_str_headers_from_the_server_are_a_clear_type_error() -> None:
 @pytest.mark.anyio
 async def test_w2a_str_body_from_the_server_is_a_clear_type_error() -> None:
     spy = Spy()
-    client = Client([{"type": "http.request", "body": "text", "more_body": False}])
+    client = Client(messages=[{"type": "http.request", "body": "text", "more_body": False}])
     with pytest.raises(TypeError, match="'body' must be bytes"):
         await serve(WsgiToAsgi(spy), client, method="POST", headers=[(b"content-length", b"4")])
     assert spy.done.wait(TIMEOUT)  # the app's read failed too, with the same error
@@ -192,7 +168,7 @@ async def test_w2a_str_body_from_the_server_is_a_clear_type_error() -> None:
 @pytest.mark.parametrize("kind", ["http.response.start", "websocket.receive", "lifespan.startup"])
 async def test_w2a_receive_message_out_of_order_is_a_clear_error(kind: str) -> None:
     spy = Spy()
-    client = Client([{"type": kind}])
+    client = Client(messages=[{"type": kind}])
     with pytest.raises(RuntimeError, match="unexpected ASGI receive"):
         await serve(WsgiToAsgi(spy), client, method="POST", headers=[(b"content-length", b"4")])
     assert spy.done.wait(TIMEOUT)
@@ -296,18 +272,17 @@ def test_a2w_non_latin1_text_from_a_broken_server_becomes_utf8_bytes(
     assert scope["path"] == "/€" and scope["query_string"] == "q=€".encode()
 
 
+def post_12345(adapter: AsgiToWsgi, overrides: dict[str, str]) -> Result:
+    """POST the 5-byte body ``12345`` with ``overrides`` in the environ, unvalidated."""
+    return call_wsgi(adapter, "POST", body=b"12345", environ_overrides=overrides, validate=False)
+
+
 @pytest.mark.parametrize("value", ["-1", "abc", "5, 5", "5,6", "1e3", "0x10", "\u0663"])
 def test_a2w_hostile_content_length_is_400_without_calling_the_app(
     make_adapter: Callable[..., AsgiToWsgi], value: str
 ) -> None:
     app, scopes = echo_scope()
-    result = call_wsgi(
-        make_adapter(app),
-        "POST",
-        body=b"12345",
-        environ_overrides={"CONTENT_LENGTH": value},
-        validate=False,
-    )
+    result = post_12345(make_adapter(app), {"CONTENT_LENGTH": value})
     assert result.status == "400 Bad Request" and scopes == []
 
 
@@ -317,13 +292,7 @@ def test_a2w_content_length_with_surrounding_whitespace_is_forwarded_stripped(
 ) -> None:
     """Found by fuzz/fuzz_translators.py: "5\\n" was read as 5 but forwarded raw."""
     app, scopes = echo_scope()
-    result = call_wsgi(
-        make_adapter(app),
-        "POST",
-        body=b"12345",
-        environ_overrides={"CONTENT_LENGTH": value},
-        validate=False,
-    )
+    result = post_12345(make_adapter(app), {"CONTENT_LENGTH": value})
     assert result.status == "200 OK" and result.body == b"12345"
     assert [v for n, v in scopes[0]["headers"] if n == b"content-length"] == [b"5"]
 
@@ -333,13 +302,7 @@ def test_a2w_conflicting_length_variables_follow_content_length_only(
 ) -> None:
     """CONTENT_LENGTH decides both the body read and the one header the app sees."""
     app, scopes = echo_scope()
-    result = call_wsgi(
-        make_adapter(app),
-        "POST",
-        body=b"12345",
-        environ_overrides={"HTTP_CONTENT_LENGTH": "9999"},
-        validate=False,
-    )
+    result = post_12345(make_adapter(app), {"HTTP_CONTENT_LENGTH": "9999"})
     assert result.status == "200 OK" and result.body == b"12345"
     lengths = [v for n, v in scopes[0]["headers"] if n == b"content-length"]
     assert lengths == [b"5"]

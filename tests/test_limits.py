@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-import anyio
 import pytest
-from asgi_scope import http_scope
+from asgi_client import Client, serve
 from wsgi_driver import call_wsgi
 
 from bridge import ASGIMiddleware, AsgiToWsgi, RequestBodyTooLarge, WSGIMiddleware, WsgiToAsgi
@@ -94,46 +93,6 @@ def test_duplicate_header_limit_is_checked_too() -> None:
 # ---------------------------------------------------------------- WsgiToAsgi helpers
 
 
-class Client:
-    """A scripted ASGI server: feeds `receive` from a list, records `send`."""
-
-    def __init__(self, chunks: Iterable[bytes] = ()) -> None:
-        parts = list(chunks)
-        self.incoming: list[Message] = [
-            {"type": "http.request", "body": c, "more_body": i < len(parts) - 1}
-            for i, c in enumerate(parts)
-        ] or [{"type": "http.request", "body": b"", "more_body": False}]
-        self.sent: list[Message] = []
-        self.received = 0
-
-    async def receive(self) -> Message:
-        self.received += 1
-        if self.incoming:
-            return self.incoming.pop(0)
-        await anyio.sleep(TIMEOUT * 2)  # never reached by a correct bridge
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        self.sent.append(message)
-
-    @property
-    def status(self) -> int:
-        return int(self.sent[0]["status"])
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.sent[1:])
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.sent) and self.sent[-1].get("more_body") is False
-
-
-async def serve(app: Any, client: Client, **scope: Any) -> None:
-    with anyio.fail_after(TIMEOUT):
-        await app(http_scope(**scope), client.receive, client.send)
-
-
 class Recorder:
     """A WSGI app that reads its body with ``read(step)`` and echoes it."""
 
@@ -182,7 +141,7 @@ async def test_w2a_declared_length_over_the_limit_is_413_without_calling_the_app
     await serve(WsgiToAsgi(app, max_body_size=10), client, **with_length(11))
     assert client.status == 413 and client.complete
     assert b"larger than the limit of 10" in client.body
-    assert app.calls == 0 and client.received == 0  # not a byte of the body was asked for
+    assert app.calls == 0 and client.receive_calls == 0  # not a byte of the body was asked for
 
 
 @pytest.mark.anyio

@@ -8,77 +8,22 @@ would refuse to send the request.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import ServerProcess, gunicorn, raw, script, uvicorn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-PY = sys.executable
 TIMEOUT = 20
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=TESTS,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{command} exited early:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            if time.monotonic() > deadline:
-                stop(proc)
-                pytest.fail(f"{command} did not listen within 30 s:\n{log.read_text()}")
-            time.sleep(0.05)  # polling for the port, bounded by the deadline
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
-
-
 COMMANDS = {
-    "uvicorn-w2a": lambda p: [
-        PY, "-m", "uvicorn", "limit_apps:w2a", "--port", str(p), "--log-level", "critical",
-    ],
-    "wsgiref-a2w": lambda p: [PY, str(TESTS / "wsgiref_server.py"), str(p), "limit_apps:a2w"],
-    "gunicorn-a2w": lambda p: [
-        PY, "-m", "gunicorn", "-k", "gthread", "--threads", "2", "-b", f"127.0.0.1:{p}",
-        "limit_apps:a2w",
-    ],
-}  # fmt: skip
+    "uvicorn-w2a": uvicorn("limit_apps:w2a", log_level="critical"),
+    "wsgiref-a2w": script("limit_apps:a2w"),
+    "gunicorn-a2w": gunicorn("limit_apps:a2w", "-k", "gthread", "--threads", "2"),
+}
 # Servers that hand the bridge a chunked request body (wsgiref cannot).
 CHUNKED = {"uvicorn-w2a", "gunicorn-a2w"}
 
@@ -87,13 +32,13 @@ CHUNKED = {"uvicorn-w2a", "gunicorn-a2w"}
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    proc = start(COMMANDS[request.param](port), port, log)
+    server = ServerProcess(
+        request.param, COMMANDS[request.param], tmp_path_factory.mktemp("server")
+    )
     try:
-        yield request.param, f"http://127.0.0.1:{port}"
+        yield request.param, server.url
     finally:
-        stop(proc)
+        server.stop()
 
 
 @pytest.fixture
@@ -110,17 +55,6 @@ def get(
     content: bytes | Iterator[bytes] | None = None,
 ) -> httpx.Response:
     return httpx.request(method, url + path, headers=headers, content=content, timeout=TIMEOUT)
-
-
-def raw(url: str, request: bytes) -> bytes:
-    """Send ``request`` as is and return everything the server answered."""
-    port = int(url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def test_body_within_the_limit_is_echoed(url: str) -> None:
@@ -155,7 +89,8 @@ def test_oversized_response_headers_are_a_500_and_not_forwarded(url: str) -> Non
 
 
 def test_response_header_injection_is_a_500_and_not_forwarded(url: str) -> None:
-    answer = raw(url, b"GET /inject HTTP/1.0\r\nHost: x\r\n\r\n")
+    port = int(url.rsplit(":", 1)[1])
+    answer = raw(port, b"GET /inject HTTP/1.0\r\nHost: x\r\n\r\n", TIMEOUT)
     assert answer.startswith(b"HTTP/1.") and b" 500 " in answer.split(b"\r\n", 1)[0]
     assert b"evil" not in answer.lower()
 
@@ -186,12 +121,11 @@ def test_server_still_serves_after_every_refusal(url: str) -> None:
 
 def test_a2w_nul_in_a_request_header_is_refused_by_the_bridge(tmp_path: Path) -> None:
     """wsgiref passes a NUL in a header value through; the bridge refuses it (400)."""
-    port = free_port()
-    proc = start(COMMANDS["wsgiref-a2w"](port), port, tmp_path / "server.log")
+    server = ServerProcess("wsgiref-a2w", COMMANDS["wsgiref-a2w"], tmp_path)
     try:
         request = b"GET / HTTP/1.0\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"
-        answer = raw(f"http://127.0.0.1:{port}", request)
+        answer = raw(server.port, request, TIMEOUT)
     finally:
-        stop(proc)
+        server.stop()
     assert b" 400 " in answer.split(b"\r\n", 1)[0]
     assert b"CR, LF or NUL" in answer

@@ -15,76 +15,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import PY, TESTS, ServerProcess
+from servers import ServerProcess, body_pieces, gunicorn, hypercorn, script, uvicorn, waitress
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 COMMANDS = {
-    "uvicorn": lambda p: [
-        PY,
-        "-m",
-        "uvicorn",
-        "real_apps:flask_asgi",
-        "--port",
-        str(p),
-        "--log-level",
-        "warning",
-    ],
-    "hypercorn-trio": lambda p: [
-        PY,
-        "-m",
-        "hypercorn",
-        "-k",
-        "trio",
-        "-b",
-        f"127.0.0.1:{p}",
-        "real_apps:flask_asgi",
-    ],
-    "hypercorn-asyncio": lambda p: [
-        PY,
-        "-m",
-        "hypercorn",
-        "-k",
-        "asyncio",
-        "-b",
-        f"127.0.0.1:{p}",
-        "real_apps:flask_asgi",
-    ],
-    "gunicorn-gthread": lambda p: [
-        PY,
-        "-m",
-        "gunicorn",
-        "-k",
-        "gthread",
-        "--threads",
-        "4",
-        "-b",
-        f"127.0.0.1:{p}",
-        "real_apps:fastapi_wsgi",
-    ],
-    "gunicorn-preload": lambda p: [
-        PY,
-        "-m",
-        "gunicorn",
-        "--preload",
-        "-w",
-        "2",
-        "-k",
-        "gthread",
-        "--threads",
-        "2",
-        "-b",
-        f"127.0.0.1:{p}",
-        "real_apps:fastapi_wsgi",
-    ],
-    "waitress": lambda p: [
-        PY,
-        "-m",
-        "waitress",
-        f"--listen=127.0.0.1:{p}",
-        "real_apps:fastapi_wsgi",
-    ],
-    "wsgiref": lambda p: [PY, str(TESTS / "wsgiref_server.py"), str(p), "real_apps:fastapi_wsgi"],
+    "uvicorn": uvicorn("real_apps:flask_asgi"),
+    "hypercorn-trio": hypercorn("real_apps:flask_asgi", "trio"),
+    "hypercorn-asyncio": hypercorn("real_apps:flask_asgi", "asyncio"),
+    "gunicorn-gthread": gunicorn("real_apps:fastapi_wsgi", "-k", "gthread", "--threads", "4"),
+    "gunicorn-preload": gunicorn(
+        "real_apps:fastapi_wsgi", "--preload", "-w", "2", "-k", "gthread", "--threads", "2"
+    ),
+    "waitress": waitress("real_apps:fastapi_wsgi"),
+    "wsgiref": script("real_apps:fastapi_wsgi"),
 }
 
 
@@ -104,12 +48,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 def upload(total: int, piece: int = 65536) -> Iterator[bytes]:
     """A deterministic body, sent without Content-Length (chunked)."""
-    block = hashlib.sha256(b"seed").digest() * (piece // 32)
-    sent = 0
-    while sent < total:
-        part = block[: min(piece, total - sent)]
-        sent += len(part)
-        yield part
+    return body_pieces(total, piece, b"seed")
 
 
 def digest(total: int) -> str:

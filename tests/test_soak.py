@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from fault_client import (
     STAGES,
     WORKERS,
     assert_baseline,
+    connect,
     cut_before_body,
     cut_mid_download,
     cut_mid_upload,
@@ -37,7 +37,7 @@ from fault_client import (
     payload,
     request,
     sha,
-    start,
+    started,
     warm_up,
 )
 from servers import ServerProcess
@@ -128,7 +128,7 @@ class Client:
             cut_mid_download(port, after=rng.choice([1, 65536, 300_000]))
             self.check(kind, True, None)
         elif kind == "cut_computing":
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            with connect(port) as sock:
                 sock.sendall(head("GET", "/compute?seconds=0.05"))
                 time.sleep(rng.choice([0, 0.01, 0.03]))  # cut at some point of the work
             self.check(kind, True, None)
@@ -156,14 +156,8 @@ def plan(rng: random.Random, n: int) -> list[str]:
 
 @pytest.fixture
 def soak_servers(tmp_path: Path) -> Iterator[dict[str, ServerProcess]]:
-    running: dict[str, ServerProcess] = {}
-    try:
-        for name in ("wsgi", "asgi"):
-            running[name] = start(name, tmp_path)
+    with started(("wsgi", "asgi"), tmp_path) as running:
         yield running
-    finally:
-        for server in running.values():
-            server.stop()
 
 
 def test_soak_both_directions(soak_servers: dict[str, ServerProcess]) -> None:

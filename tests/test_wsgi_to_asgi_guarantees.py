@@ -10,94 +10,25 @@ import contextvars
 import sys
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import anyio
 import pytest
+from asgi_client import Client, Message
+from asgi_client import serve as serve_unchecked
 from asgi_scope import http_scope
-from asgi_validator import AsgiValidator
 
 from bridge import ClientDisconnected, WSGIMiddleware, WsgiToAsgi
 
 pytestmark = pytest.mark.anyio
 
-Message = dict[str, Any]
 TIMEOUT = 10
 
 
-class Client:
-    """A scripted ASGI server side: feeds `receive`, records `send`.
-
-    Under :func:`call`, every message both ways also goes through the P4 ASGI
-    validator (tests/asgi_validator.py), and a call that returns normally must
-    have finished its response unless the client went away.
-    """
-
-    def __init__(
-        self,
-        chunks: Iterable[bytes] = (),
-        *,
-        disconnect_after_body: bool = False,
-        send_hook: Callable[[Message], Awaitable[None]] | None = None,
-    ) -> None:
-        chunk_list = list(chunks)
-        self.incoming: list[Message] = [
-            {"type": "http.request", "body": c, "more_body": i < len(chunk_list) - 1}
-            for i, c in enumerate(chunk_list)
-        ] or [{"type": "http.request", "body": b"", "more_body": False}]
-        if disconnect_after_body:
-            self.incoming[-1]["more_body"] = True
-            self.incoming.append({"type": "http.disconnect"})
-        self.receive_calls = 0
-        self.sent: list[Message] = []
-        self.send_hook = send_hook
-        self.disconnect = anyio.Event()
-        self.validator: AsgiValidator | None = None
-        self.send_failed = False
-
-    async def receive(self) -> Message:
-        self.receive_calls += 1
-        if self.incoming:
-            message = self.incoming.pop(0)
-        else:
-            await self.disconnect.wait()
-            message = {"type": "http.disconnect"}
-        if self.validator is not None:
-            self.validator.received(message)
-        return message
-
-    async def send(self, message: Message) -> None:
-        if self.validator is not None:
-            self.validator.sent(message)
-        if self.send_hook is not None:
-            try:
-                await self.send_hook(message)
-            except BaseException:
-                self.send_failed = True
-                raise
-        self.sent.append(message)
-
-    @property
-    def status(self) -> int:
-        assert self.sent and self.sent[0]["type"] == "http.response.start"
-        return int(self.sent[0]["status"])
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.sent[1:])
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.sent) and self.sent[-1].get("more_body") is False
-
-
-async def call(app: Any, client: Client, **scope: Any) -> None:
-    the_scope = http_scope(**scope)
-    validator = client.validator = AsgiValidator(the_scope)
-    with anyio.fail_after(TIMEOUT):
-        await app(the_scope, client.receive, client.send)
-    validator.finish(complete=not (validator.disconnected or client.send_failed))
+async def serve(app: Any, client: Client, **scope: Any) -> None:
+    """Every call here passes the P4 ASGI validator (see tests/asgi_client.py)."""
+    await serve_unchecked(app, client, validate=True, **scope)
 
 
 class Closing:
@@ -140,7 +71,7 @@ async def test_alias_and_one_call_per_request_with_a_plain_dict_environ() -> Non
     client = Client()
     with anyio.fail_after(TIMEOUT):
         await bridged(scope, client.receive, client.send)
-    await call(bridged, Client())
+    await serve(bridged, Client())
     assert len(seen) == 2 and seen[0] is not seen[1]
     assert type(seen[0]) is dict
     assert seen[0]["asgi.scope"] is scope and scope == snapshot
@@ -155,7 +86,7 @@ async def test_list_response_is_one_batch_with_content_length() -> None:
         return [b"hello"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     start = client.sent[0]
     assert start["status"] == 200
     assert (b"content-type", b"text/plain") in start["headers"]
@@ -179,7 +110,7 @@ async def test_exc_info_replaces_headers_before_anything_was_sent() -> None:
         yield b"error page"
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.status == 500
     assert client.body == b"error page" and client.complete
     assert [m["type"] for m in client.sent].count("http.response.start") == 1
@@ -222,7 +153,7 @@ async def test_bad_start_response_raises_inside_the_app_and_a_retry_needs_exc_in
         return [b"refused"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert errors == [ValueError, RuntimeError]
     assert client.status == 400 and client.body == b"refused"
 
@@ -236,7 +167,7 @@ async def test_hop_by_hop_headers_are_dropped_and_write_is_returned() -> None:
         return [b"done"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     names = [name for name, _ in client.sent[0]["headers"]]
     assert b"connection" not in names and b"x-ok" in names
 
@@ -259,7 +190,7 @@ async def test_exc_info_after_headers_were_sent_reraises() -> None:
 
     client = Client()
     with pytest.raises(KeyError):
-        await call(WsgiToAsgi(app), client)
+        await serve(WsgiToAsgi(app), client)
     assert outcome == ["re-raised"]
     assert client.status == 200 and not client.complete  # A6.4: no final more_body=False
 
@@ -272,7 +203,7 @@ async def test_error_before_headers_propagates_and_sends_nothing() -> None:
 
     client = Client()
     with pytest.raises(ZeroDivisionError):
-        await call(WsgiToAsgi(app), client)
+        await serve(WsgiToAsgi(app), client)
     assert client.sent == []
 
 
@@ -285,7 +216,7 @@ async def test_str_chunk_is_refused_and_close_still_runs() -> None:
         return body
 
     with pytest.raises(TypeError, match="not bytes"):
-        await call(WsgiToAsgi(app), Client())
+        await serve(WsgiToAsgi(app), Client())
     assert len(body.closed) == 1
 
 
@@ -300,7 +231,7 @@ async def test_close_exactly_once_on_the_worker_thread_after_success() -> None:
         return body
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.body == b"ab" and client.complete
     assert body.closed == app_threads
     assert app_threads[0] != threading.get_ident()
@@ -322,7 +253,7 @@ async def test_content_length_cut_off_stops_iteration() -> None:
         return body
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.body == b"012345678901234" and client.complete
     assert len(produced) == 2 and len(body.closed) == 1
 
@@ -347,7 +278,7 @@ async def test_send_raising_oserror_stops_and_closes() -> None:
         start_response("200 OK", ok_headers())
         return body
 
-    await call(WsgiToAsgi(app), Client(send_hook=hook))
+    await serve(WsgiToAsgi(app), Client(send_hook=hook))
     assert body.closed_event.wait(TIMEOUT)
     assert calls == 2
 
@@ -375,7 +306,7 @@ async def test_disconnect_while_streaming_closes_an_endless_generator() -> None:
 
     client = Client(send_hook=hook)
     client.incoming = []  # no body: only the disconnect will ever arrive
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert body.closed_event.wait(TIMEOUT)
     assert not client.complete
 
@@ -435,7 +366,7 @@ async def test_backpressure_bounds_how_far_the_app_runs_ahead() -> None:
 
     client = Client(send_hook=hook)
     client.incoming = []
-    await call(WsgiToAsgi(app, send_queue_size=2), client)
+    await serve(WsgiToAsgi(app, send_queue_size=2), client)
     assert sent_bodies >= 200
     assert max_lead <= 2 + 2  # the queue, plus the chunk in hand and the one being sent
 
@@ -454,7 +385,7 @@ async def test_write_goes_first_and_returns_after_its_send() -> None:
         return [b"second"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert sent_before_write_returned == [2]  # start + the written chunk were sent
     assert client.body == b"first,second" and client.complete
 
@@ -472,7 +403,7 @@ async def test_body_is_read_lazily_and_streams_across_messages() -> None:
         start_response("200 OK", ok_headers())
         return [b"|".join([*lines, rest])]
 
-    await call(
+    await serve(
         WsgiToAsgi(app),
         client,
         method="POST",
@@ -491,7 +422,7 @@ async def test_request_without_body_never_calls_receive_before_responding() -> N
         return []
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.receive_calls == 0
     assert client.status == 204 and client.complete
 
@@ -512,7 +443,7 @@ async def test_disconnect_mid_upload_raises_oserror_not_eof() -> None:
         return [b"ignored"]
 
     client = Client([b"partial"], disconnect_after_body=True)
-    await call(WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"100")])
+    await serve(WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"100")])
     # The ASGI call ends as soon as the client is gone (A6.5); the app finishes after.
     assert finished.wait(TIMEOUT)
     assert len(outcome) == 1 and isinstance(outcome[0], ClientDisconnected)
@@ -533,7 +464,7 @@ async def test_conflicting_content_length_is_a_400_without_calling_the_app() -> 
         [(b"x-many", b"v")] * 4,
     ):
         client = Client()
-        await call(WsgiToAsgi(app, duplicate_header_limit=3), client, headers=headers)
+        await serve(WsgiToAsgi(app, duplicate_header_limit=3), client, headers=headers)
         assert client.status == 400 and client.complete
     assert not called
 
@@ -585,7 +516,7 @@ async def test_workers_run_requests_in_parallel_with_the_tasks_contextvars() -> 
 
     async def one(number: int) -> None:
         request_id.set(number)
-        await call(bridged, Client())
+        await serve(bridged, Client())
 
     with anyio.fail_after(TIMEOUT):
         async with anyio.create_task_group() as tasks:
@@ -611,7 +542,7 @@ async def test_each_backend_is_really_in_use(anyio_backend: Any) -> None:
         return [b"served"]
 
     client = Client()
-    await call(WsgiToAsgi(app), client)
+    await serve(WsgiToAsgi(app), client)
     assert client.body == b"served"
 
 
@@ -627,7 +558,7 @@ async def test_fewer_bytes_than_content_length_is_logged(
 
     client = Client()
     with caplog.at_level("ERROR", logger="bridge"):
-        await call(WsgiToAsgi(app), client)
+        await serve(WsgiToAsgi(app), client)
     assert client.body == b"short"
     assert "5 bytes fewer" in caplog.text
 
@@ -645,7 +576,7 @@ async def test_worker_threads_are_bounded_and_end_with_the_adapter() -> None:
 
     bridged = WsgiToAsgi(app, workers=3)
     for _ in range(12):
-        await call(bridged, Client())
+        await serve(bridged, Client())
     pool_threads = set(used)
     assert len(used) == 12 and 1 <= len(pool_threads) <= 3
     assert threading.current_thread() not in pool_threads

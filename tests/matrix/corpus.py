@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import servers
+
 from .apps import _common as app_common
 
 UPLOAD_SIZE = 5 * 1024 * 1024
@@ -48,12 +50,7 @@ BODY_NORMALISATION = (
 
 def body_pieces(total: int, piece: int = PIECE) -> Iterator[bytes]:
     """A deterministic body of ``total`` bytes, produced piece by piece."""
-    block = (hashlib.sha256(b"matrix").digest() * (piece // 32 + 1))[:piece]
-    sent = 0
-    while sent < total:
-        part = block[: min(piece, total - sent)]
-        sent += len(part)
-        yield part
+    return servers.body_pieces(total, piece, b"matrix")
 
 
 def body_digest(total: int) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ._servers import ASGI_SERVERS, ServerProcess
+from ._servers import ASGI_SERVERS, start
 from .corpus import CORPUS, ITEMS, Answer, comparable, same_answer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -84,7 +84,7 @@ def _replay(server: str, target: str, logs: Path, app: str) -> dict[str, Answer 
     if key not in _ANSWERS:
         log = logs / f"{server}-{target.replace(':', '-')}.log"
         try:
-            process = ServerProcess(server, target, log)
+            process = start(server, target, log)
         except Exception as exc:  # kept: every item of the cell reports it
             _ANSWERS[key] = exc
         else:

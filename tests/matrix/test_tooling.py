@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import servers
 
 from . import _servers, report
 from .corpus import CORPUS
@@ -22,17 +23,15 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(
         busy.listen()
         taken = busy.getsockname()[1]
         given: list[int] = []
-        real_free_port = _servers.free_port
+        real_free_port = servers.free_port
 
         def first_the_taken_port() -> int:
             port = real_free_port() if given else taken
             given.append(port)
             return port
 
-        monkeypatch.setattr(_servers, "free_port", first_the_taken_port)
-        server = _servers.ServerProcess(
-            "uvicorn", "matrix.apps.starlette_app:app", tmp_path / "server.log"
-        )
+        monkeypatch.setattr(servers, "free_port", first_the_taken_port)
+        server = _servers.start("uvicorn", "matrix.apps.starlette_app:app", tmp_path / "server.log")
         try:
             assert given[0] == taken
             assert server.port == given[-1] != taken
