@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Only the folders that exist: git does not keep empty ones.
-LINT_PATHS := $(wildcard bridge tests examples benchmarks)
+LINT_PATHS := $(wildcard bridge tests examples benchmarks fuzz)
 
 .PHONY: help venv test test-fast lint type check demo bench soak tox docs docs-serve clean
 
