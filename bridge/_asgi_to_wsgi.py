@@ -40,6 +40,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -62,6 +63,8 @@ from ._limits import (
 from ._scope import build_scope, request_body_length
 
 logger = logging.getLogger("bridge")
+# After the shutdown deadline: how long each remaining cleanup step may still take.
+_CLEANUP_GRACE = 1.0
 
 Message = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -153,12 +156,24 @@ class _Runtime:
                 logger.warning("in-flight ASGI requests did not finish within %s s", timeout)
 
     def shutdown(self, timeout: float) -> None:
+        """Lifespan shutdown, then cancel what is in flight, then stop the loop.
+
+        The three waits share one deadline, ``timeout`` seconds from now, so
+        ``close()`` stays within ``shutdown_timeout`` (plus at most
+        ``_CLEANUP_GRACE`` per step once the deadline has passed: a blocked
+        worker is still released and the loop still asked to stop).
+        """
         if self.pid != os.getpid():
             return  # the parent's loop: not ours to touch in a forked child
+        deadline = time.monotonic() + timeout
+
+        def remaining() -> float:
+            return max(deadline - time.monotonic(), 0.0)
+
         if not self.loop.is_closed() and self.loop.is_running():
             future = asyncio.run_coroutine_threadsafe(self.lifespan.shutdown(), self.loop)
             try:
-                future.result(timeout)
+                future.result(remaining())
             except FutureTimeout:
                 future.cancel()
                 logger.error("ASGI lifespan shutdown did not finish within %s s", timeout)
@@ -167,14 +182,17 @@ class _Runtime:
         if self.loop.is_running():
             # In-flight requests: cancel their tasks, whose `finally` tells the
             # waiting WSGI threads, so no worker waits on a loop that stopped.
-            done = asyncio.run_coroutine_threadsafe(self._cancel_requests(timeout), self.loop)
+            done = asyncio.run_coroutine_threadsafe(
+                self._cancel_requests(remaining()), self.loop
+            )
             try:
-                done.result(timeout + 5)  # the loop itself may be blocked: stay bounded
+                # The loop itself may be blocked: stay bounded.
+                done.result(remaining() + _CLEANUP_GRACE)
             except (FutureTimeout, Exception):
                 logger.warning("in-flight ASGI requests did not finish within %s s", timeout)
         if self.owns_loop and self.thread is not None:
             self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout)
+            self.thread.join(max(remaining(), _CLEANUP_GRACE))
             if not self.thread.is_alive():
                 self.loop.close()
 
@@ -481,13 +499,14 @@ def _file_blocks(file: Any, size: int) -> Iterator[bytes]:
 class _ResponseIterator:
     """The iterable handed to the WSGI server for a streaming response."""
 
-    __slots__ = ("_call", "_closed", "_finished", "_first")
+    __slots__ = ("_body_too_large", "_call", "_closed", "_finished", "_first")
 
     def __init__(self, call: _AsgiCall, first: bytes, *, finished: bool) -> None:
         self._call = call
         self._first: bytes | None = first
         self._finished = finished
         self._closed = False
+        self._body_too_large = False
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -508,7 +527,7 @@ class _ResponseIterator:
                 if chunk:
                     return chunk
             elif kind == "too_large":
-                continue  # the response began: the app was handed http.disconnect
+                self._body_too_large = True  # the response began: the app got http.disconnect
             elif kind == "done":
                 self._finished = True
                 outcome = event[1]
@@ -519,7 +538,14 @@ class _ResponseIterator:
                         raise outcome  # after the body began: the server aborts the connection
                     finally:
                         del outcome, event  # no cycle through this frame
-                logger.error("ASGI app returned before finishing its response body")
+                if self._body_too_large:
+                    # The app was handed http.disconnect for a body over
+                    # max_body_size while the client is still there: cut the
+                    # stream so the truncated response never looks complete.
+                    raise RuntimeError(
+                        "the request body grew past max_body_size after the response began"
+                    )
+                logger.error("ASGI app returned before finishing its response body")  # B4.6
             else:  # pathsend after a body: refused by send(); unreachable
                 raise RuntimeError(f"unexpected response event {kind!r}")
         raise StopIteration
@@ -700,7 +726,10 @@ class AsgiToWsgi:
         """Run lifespan shutdown and stop the bridge's loop thread.
 
         Idempotent. Also called on leaving a `with AsgiToWsgi(app) as wsgi_app:`
-        block and at interpreter exit. Waits at most `shutdown_timeout` seconds.
+        block and at interpreter exit. Lifespan shutdown, cancelling requests
+        still in flight and stopping the loop share one deadline of
+        `shutdown_timeout` seconds (past it, at most a second more per step to
+        release blocked workers and stop the loop).
         A loop passed in with `loop=` is left running. After `close()`, further
         requests raise `RuntimeError`.
         """

@@ -85,6 +85,20 @@ class _Demand:
 _DEMAND = _Demand()
 
 
+class _AppError(Exception):
+    """Carries the app's exception out of `_pump` past ``except OSError``.
+
+    On the ASGI side an ``OSError`` from ``send`` means the client went away
+    (ASGI spec 2.4) and ends the call quietly; the app's own ``OSError``
+    (``FileNotFoundError``, ``RequestBodyTooLarge`` after the response began)
+    must not be mistaken for one.
+    """
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(exc)
+        self.exc = exc
+
+
 class _Failure:
     __slots__ = ("exc",)
 
@@ -694,6 +708,15 @@ class WsgiToAsgi:
                     raise outcome
                 finally:
                     del outcome  # no cycle through this frame (it holds the buffers)
+        except _AppError as wrapped:
+            # The app's own exception, even an OSError such as FileNotFoundError:
+            # it propagates to the server (which answers 500 or cuts the stream).
+            error = wrapped.exc
+            del wrapped
+            try:
+                raise error from None
+            finally:
+                del error
         except ClientDisconnected:
             return  # the client went away; the worker has been told
         except OSError as exc:
@@ -735,11 +758,13 @@ async def _pump(
                 tasks.start_soon(_receive_loop, receive, body, out)
         else:
             assert type(item) is _Failure
-            failure, item = item, None
+            error, item = item.exc, None
             try:
-                raise failure.exc
+                if type(error) is ClientDisconnected:
+                    raise error  # the worker saw the client leave
+                raise _AppError(error)
             finally:
-                del failure  # no cycle through this frame
+                del error  # no cycle through this frame
         out.task_done()
         item = await out.aget()
 

@@ -148,6 +148,44 @@ def test_close_is_bounded_even_when_the_app_ignores_cancellation(
     assert isinstance(answer, Result) and answer.status == "500 Internal Server Error"
 
 
+class HangingShutdown(InFlight):
+    """InFlight, plus a lifespan whose shutdown is never answered."""
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await asyncio.Event().wait()  # lifespan.shutdown: never answered
+        await super().__call__(scope, receive, send)
+
+
+def test_close_shares_one_deadline_between_lifespan_shutdown_and_in_flight_requests(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """A hung lifespan shutdown leaves no fresh timeout for the requests after it.
+
+    Each of the three waits once had its own `shutdown_timeout` (about 2x it here,
+    3x + 5 s at worst); now they share one deadline, and the stubborn request is
+    still released. The bound below is the deadline plus the documented cleanup
+    grace, with slack for a loaded machine; the old behaviour took 2 * timeout.
+    """
+    timeout = 3.0
+    app = HangingShutdown()
+    adapter = make_adapter(app, shutdown_timeout=timeout)
+    threads, results = run_requests(adapter, ["/stubborn"])
+    wait_until(lambda: app.waiting == 1, "the request to be in the app")
+    closer = threading.Thread(target=adapter.close, daemon=True)
+    started = time.monotonic()
+    closer.start()
+    closer.join(timeout + 2.5)
+    assert not closer.is_alive(), f"close() took over {time.monotonic() - started:.1f} s"
+    threads[0].join(TIMEOUT)
+    assert not threads[0].is_alive(), "the WSGI thread still waits after close()"
+    answer = results["/stubborn"]
+    assert isinstance(answer, Result) and answer.status == "500 Internal Server Error"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, 3.12+
 def test_fork_during_an_in_flight_stream_leaves_the_parent_untouched(

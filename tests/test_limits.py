@@ -436,6 +436,32 @@ def test_a2w_overflow_after_the_response_began_only_ends_the_body(
     assert seen[-1] == {"type": "http.disconnect"}
 
 
+def test_a2w_overflow_after_the_response_began_and_an_early_return_cuts_the_stream(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """An app that stops on the http.disconnect the limit handed it: never a clean end."""
+
+    async def handler(scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"started,", "more_body": True})
+        while (await receive())["type"] == "http.request":
+            pass
+        # returns on http.disconnect without finishing its body
+
+    adapter = make_adapter(http_only(handler), max_body_size=50, chunk_size=20)
+    result = call_wsgi(
+        adapter,
+        "POST",
+        environ_overrides=TO_EOF,
+        input_stream=CountingInput(500),
+        validate=False,
+        catch=True,
+    )
+    assert result.status == "200 OK" and result.body == b"started,"
+    assert isinstance(result.error, RuntimeError)
+    assert "max_body_size" in str(result.error)
+
+
 # ---------------------------------------------------------------- AsgiToWsgi heads
 
 

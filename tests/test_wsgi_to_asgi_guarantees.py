@@ -585,3 +585,37 @@ async def test_worker_threads_are_bounded_and_end_with_the_adapter() -> None:
     for thread in pool_threads:
         thread.join(TIMEOUT)
     assert not any(thread.is_alive() for thread in pool_threads)
+
+
+@pytest.mark.parametrize("when", ["before start_response", "mid-body"])
+async def test_the_apps_own_oserror_propagates_and_is_not_taken_for_a_disconnect(
+    when: str,
+) -> None:
+    """ASGI spec 2.4: only an OSError from `send` means the client left."""
+    closed = threading.Event()
+
+    class Body:
+        def __iter__(self) -> Any:
+            yield b"first"
+            open("/nonexistent/bridge-test-file")  # FileNotFoundError, an OSError
+            yield b"never"
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if when == "before start_response":
+            raise PermissionError("the app's own OSError")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body()
+
+    client = Client()
+    with pytest.raises(OSError) as raised:
+        await serve(WsgiToAsgi(app), client)
+    assert not isinstance(raised.value, ClientDisconnected)
+    if when == "before start_response":
+        assert isinstance(raised.value, PermissionError) and client.sent == []
+    else:
+        assert isinstance(raised.value, FileNotFoundError)
+        assert client.status == 200 and client.body == b"first" and not client.complete
+        assert closed.wait(TIMEOUT)
