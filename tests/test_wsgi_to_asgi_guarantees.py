@@ -597,7 +597,8 @@ async def test_the_apps_own_oserror_propagates_and_is_not_taken_for_a_disconnect
     class Body:
         def __iter__(self) -> Any:
             yield b"first"
-            open("/nonexistent/bridge-test-file")  # FileNotFoundError, an OSError
+            with open("/nonexistent/bridge-test-file"):  # FileNotFoundError, an OSError
+                pass
             yield b"never"
 
         def close(self) -> None:
