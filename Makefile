@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - Flask on uvicorn and Starlette on a WSGI server, through the bridge"
 	@echo "make test   - create .venv, install, run the whole test suite"
 	@echo "make lint   - ruff;  make type - mypy --strict;  make check - all three"
-	@echo "make bench  - benchmarks against the peer bridges"
+	@echo "make bench  - the whole benchmark comparison (python -m benchmarks; BENCH_ARGS=--quick)"
 	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint and type"
 
 $(STAMP): pyproject.toml setup.cfg
@@ -50,7 +50,7 @@ tox: $(STAMP)
 	PATH="$(PYENV_BINS)$$PATH" $(BIN)/tox $(TOX_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/overhead.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .tox

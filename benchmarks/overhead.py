@@ -46,10 +46,18 @@ SCOPE = {
     "server": ("127.0.0.1", 80),
 }
 ENVIRON = {
-    "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
-    "SERVER_NAME": "x", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-    "wsgi.url_scheme": "http", "HTTP_HOST": "x", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "1",
-}  # fmt: skip
+    "REQUEST_METHOD": "GET",
+    "SCRIPT_NAME": "",
+    "PATH_INFO": "/",
+    "QUERY_STRING": "",
+    "SERVER_NAME": "x",
+    "SERVER_PORT": "80",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http",
+    "HTTP_HOST": "x",
+    "REMOTE_ADDR": "127.0.0.1",
+    "REMOTE_PORT": "1",
+}
 W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn", "starlette"]
 A2W = ["floor", "bridge", "a2wsgi"]
 
@@ -183,6 +191,40 @@ def measure_one(direction: str, name: str, concurrency: int, requests: int) -> f
     return drive_wsgi(asgi_to_wsgi_app(name), requests, concurrency)
 
 
+def collect(
+    rounds: int, requests: int, log: Any = print, keep: set[str] | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """{scenario: {implementation: [µs/request, one per round]}}, alternating."""
+    scenarios = [("w2a", c, W2A) for c in (1, 64)] + [("a2w", t, A2W) for t in (1, 8)]
+    results: dict[str, dict[str, list[float]]] = {}
+    for round_number in range(rounds):
+        for direction, level, every in scenarios:
+            names = [name for name in every if keep is None or name in keep]
+            key = f"{direction} x{level}"
+            rotated = names[round_number % len(names) :] + names[: round_number % len(names)]
+            for name in rotated:
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--requests",
+                    str(requests),
+                    "--one",
+                    direction,
+                    name,
+                    str(level),
+                ]
+                out = subprocess.run(
+                    command, capture_output=True, text=True, timeout=600, check=False
+                )
+                if out.returncode != 0:
+                    log(f"{key} {name}: failed: {out.stderr.strip().splitlines()[-1:]}")
+                    continue
+                value = float(out.stdout)
+                log(f"overhead {key} {name}: {value:.1f} µs/request")
+                results.setdefault(key, {}).setdefault(name, []).append(value)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -193,33 +235,7 @@ def main() -> None:
         direction, name, concurrency = args.one
         print(measure_one(direction, name, int(concurrency), args.requests))
         return
-    scenarios = [("w2a", c, W2A) for c in (1, 64)] + [("a2w", t, A2W) for t in (1, 8)]
-    results: dict[str, dict[str, list[float]]] = {}
-    for round_number in range(args.rounds):
-        for direction, level, names in scenarios:
-            key = f"{direction} x{level}"
-            rotated = names[round_number % len(names) :] + names[: round_number % len(names)]
-            for name in rotated:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--requests",
-                        str(args.requests),
-                        "--one",
-                        direction,
-                        name,
-                        str(level),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                    check=False,
-                )
-                if out.returncode != 0:
-                    print(f"{key} {name}: failed: {out.stderr.strip().splitlines()[-1:]}")
-                    continue
-                results.setdefault(key, {}).setdefault(name, []).append(float(out.stdout))
+    results = collect(args.rounds, args.requests, log=lambda text: None)
     print("| scenario | implementation | median µs/request | x floor | runs |")
     print("|---|---|---|---|---|")
     for key, by_name in results.items():
