@@ -176,14 +176,14 @@ class _AsgiCall:
         self.environ = environ
         self.remaining = length  # body bytes still to read; None = to EOF
         self.out: Channel[Any] = Channel(runtime.handle, 1)
-        self.body: Channel[Any] = Channel(runtime.handle, 1)
+        # Only a request that has a body needs the thread -> loop body channel.
+        self.body: Channel[Any] | None = Channel(runtime.handle, 1) if length != 0 else None
         # Loop-side state.
         self.started = False
         self.status = 200
         self.headers: list[tuple[str, str]] = []
         self.finished = False  # the app sent its last body (or a pathsend)
         self.body_started = False
-        self.has_body = length != 0
         self.body_done = False  # the last http.request (or a disconnect) was returned
         self.server_closed = False
         self.response_done: asyncio.Future[None] | None = None
@@ -207,7 +207,8 @@ class _AsgiCall:
         else:
             outcome = None
         try:
-            if not self.out.closed:
+            # Once the last body went out, the thread side reads no more events.
+            if not self.finished and not self.out.closed:
                 self.out.put_nowait(("done", outcome))
         except Exception:
             pass
@@ -233,12 +234,13 @@ class _AsgiCall:
             # The response is over: nobody on the thread side serves body demands.
             self.body_done = True
             return _DISCONNECT
-        if not self.has_body:
+        body = self.body
+        if body is None:
             self.body_done = True
             return {"type": "http.request", "body": b"", "more_body": False}
         try:
             self.out.put_nowait(_DEMAND)
-            item = await self.body.aget()
+            item = await body.aget()
         except ClientDisconnected:
             self.body_done = True
             return _DISCONNECT
@@ -304,7 +306,8 @@ class _AsgiCall:
         self.server_closed = True
         gone = ClientDisconnected("the WSGI server closed the response")
         self.out.close(gone)
-        self.body.close(gone)
+        if self.body is not None:
+            self.body.close(gone)
         self._mark_response_done()
         task = self.task
         if task is not None and not task.done():
@@ -320,14 +323,15 @@ class _AsgiCall:
         """The next response event, serving body demands in between."""
         out = self.out
         while True:
-            event = out.get()
-            out.task_done()
+            event = out.take()
             if event is _DEMAND:
                 self._feed_body()
                 continue
             return event
 
     def _feed_body(self) -> None:
+        body = self.body
+        assert body is not None  # a demand comes only from a request with a body
         remaining = self.remaining
         size = (
             self.adapter.chunk_size
@@ -338,19 +342,19 @@ class _AsgiCall:
             data = self.environ["wsgi.input"].read(size) if size else b""
         except Exception as exc:
             logger.warning("reading wsgi.input failed: %r", exc)
-            self.body.put_nowait(None)
+            body.put_nowait(None)
             return
         if type(data) is not bytes:
             data = bytes(data)
         if remaining is None:
-            self.body.put_nowait((data, bool(data)))
+            body.put_nowait((data, bool(data)))
             return
         if not data and remaining > 0:  # B2.4: a short input is a disconnect
-            self.body.put_nowait(None)
+            body.put_nowait(None)
             return
         remaining -= len(data)
         self.remaining = remaining
-        self.body.put_nowait((data, remaining > 0))
+        body.put_nowait((data, remaining > 0))
 
     def respond(self, start_response: StartResponse) -> Iterable[bytes]:
         event = self.next_event()
