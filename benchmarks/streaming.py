@@ -30,6 +30,15 @@ import os
 import time
 from typing import Any
 
+
+def _bridge() -> Any:
+    """The bridge package; ``BENCH_BRIDGE=name`` measures a saved copy instead (A/B runs)."""
+    import importlib
+    import os
+
+    return importlib.import_module(os.environ.get("BENCH_BRIDGE", "bridge"))
+
+
 CHUNK = 65536
 W2A = {"download": ["bridge", "a2wsgi", "asgiref", "uvicorn"], "upload": ["bridge", "a2wsgi"]}
 A2W = {"download": ["bridge", "a2wsgi"], "upload": ["bridge", "a2wsgi"]}
@@ -53,7 +62,7 @@ def _w2a_app(name: str, wsgi_app: Any) -> Any:
 
     warnings.simplefilter("ignore")
     if name == "bridge":
-        from bridge import WsgiToAsgi
+        WsgiToAsgi = _bridge().WsgiToAsgi
 
         return WsgiToAsgi(wsgi_app)
     if name == "a2wsgi":
@@ -73,7 +82,7 @@ def _w2a_app(name: str, wsgi_app: Any) -> Any:
 
 def _a2w_app(name: str, asgi_app: Any) -> Any:
     if name == "bridge":
-        from bridge import AsgiToWsgi
+        AsgiToWsgi = _bridge().AsgiToWsgi
 
         return AsgiToWsgi(asgi_app)
     if name == "a2wsgi":
