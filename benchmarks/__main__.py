@@ -14,7 +14,8 @@ alternating from round to round, medians of the rounds:
   (benchmarks/e2e.py).
 
 Writes ``latest.json``, ``latest.md`` and ``latest.png`` into ``--out``
-(default benchmarks/results/), and prints the Markdown table.
+(default benchmarks/results/; a full run there also copies the chart to
+docs/img/performance.png), and prints the Markdown table.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +38,8 @@ from benchmarks import e2e, overhead, report, streaming
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("overhead", "stream", "e2e")
+DEFAULT_OUT = ROOT / "benchmarks" / "results"
+DOCS_CHART = ROOT / "docs" / "img" / "performance.png"
 
 
 def _cpu_model() -> str:
@@ -156,9 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="1 round, small sizes, 1 s loads")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; quick: 1)")
-    parser.add_argument("--requests", type=int, default=None, help="per-request runs (10000)")
+    parser.add_argument(
+        "--requests", type=int, default=None, help="most requests per measurement (20000)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="most seconds per measurement (1.5)"
+    )
     parser.add_argument("--mib", type=float, default=None, help="stream size in MiB (256)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds per load (5)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per load (4)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="overhead,stream,e2e")
     parser.add_argument(
         "--e2e-only",
@@ -169,14 +178,15 @@ def main(argv: list[str] | None = None) -> int:
         "--implementations", default=None, help="comma list: only these (and the floors)"
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args(argv)
     quick = args.quick
     rounds = args.rounds or (1 if quick else 3)
-    requests = args.requests or (1000 if quick else 10000)
+    requests = args.requests or (1000 if quick else 20000)
+    seconds = args.seconds or (0.3 if quick else 1.5)
     mib = args.mib or (8.0 if quick else 256.0)
-    duration = args.duration or (1.0 if quick else 5.0)
+    duration = args.duration or (1.0 if quick else 4.0)
     sections = [s for s in args.sections.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, Any] = {}
     loadgen = "none"
     if "overhead" in sections:
-        raw["overhead"] = overhead.collect(rounds, requests, log, keep)
+        raw["overhead"] = overhead.collect(rounds, requests, log, keep, seconds)
     if "stream" in sections:
         raw["stream"] = _stream(rounds, mib, log, keep)
     if "e2e" in sections:
@@ -210,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(),
         "rounds": rounds,
         "requests": requests,
+        "seconds_per_measurement": seconds,
         "stream_mib": mib,
         "e2e_seconds": duration,
         "e2e_connections": e2e.CONNECTIONS,
@@ -223,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "latest.md").write_text(table)
     if not args.no_chart:
         report.chart(result, args.out / "latest.png")
+        if args.out == DEFAULT_OUT and not quick:  # the chart docs/performance.md embeds
+            DOCS_CHART.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(args.out / "latest.png", DOCS_CHART)
     print(table)
     log(f"wrote {args.out / 'latest.json'}, latest.md, latest.png")
     return 0

@@ -1,7 +1,11 @@
 """Per-request overhead of each bridge, hello world, driven in-process (no HTTP client).
 
     python benchmarks/overhead.py            # every implementation, 3 rounds, medians
-    python benchmarks/overhead.py --rounds 5 --requests 50000
+    python benchmarks/overhead.py --rounds 5 --requests 50000 --seconds 2
+
+Each measurement runs ``--requests`` requests or for ``--seconds``, whichever
+ends first (``python -m benchmarks`` uses 1.5 s, so that the slow peers do not
+dominate the run time).
 
 Each measurement runs in a fresh process pinned to one CPU
 (os.sched_setaffinity), implementations alternate within each round, and the
@@ -131,21 +135,31 @@ def wsgi_to_asgi_app(name: str) -> Any:
     return floor
 
 
-async def drive_asgi(app: Any, requests: int, concurrency: int) -> float:
+async def drive_asgi(app: Any, requests: int, concurrency: int, seconds: float) -> float:
+    """µs per request: ``concurrency`` clients until ``requests`` or ``seconds`` ran out."""
+
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         return None
 
-    async def client(count: int) -> None:
-        for _ in range(count):
-            await app(dict(SCOPE), receive, send)
+    counts: list[int] = []
 
-    await client(200)  # warm-up
+    async def client(count: int, deadline: float) -> None:
+        done = 0
+        clock = time.perf_counter
+        while done < count and clock() < deadline:
+            await app(dict(SCOPE), receive, send)
+            done += 1
+        counts.append(done)
+
+    await client(200, float("inf"))  # warm-up
+    counts.clear()
     start = time.perf_counter()
-    await asyncio.gather(*(client(requests // concurrency) for _ in range(concurrency)))
-    return (time.perf_counter() - start) / requests * 1e6
+    deadline = start + seconds
+    await asyncio.gather(*(client(requests // concurrency, deadline) for _ in range(concurrency)))
+    return (time.perf_counter() - start) / sum(counts) * 1e6
 
 
 def asgi_to_wsgi_app(name: str) -> Any:
@@ -171,37 +185,56 @@ def asgi_to_wsgi_app(name: str) -> Any:
     return floor
 
 
-def drive_wsgi(app: Any, requests: int, threads: int) -> float:
+def drive_wsgi(app: Any, requests: int, threads: int, seconds: float) -> float:
+    """µs per request: ``threads`` clients until ``requests`` or ``seconds`` ran out."""
+
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
         return None
 
-    def client(count: int) -> None:
-        for _ in range(count):
+    counts: list[int] = []
+
+    def client(count: int, deadline: float) -> None:
+        done = 0
+        clock = time.perf_counter
+        while done < count and clock() < deadline:
             environ = dict(ENVIRON)
             environ["wsgi.input"] = io.BytesIO(b"")
             result = app(environ, start_response)
             b"".join(result)
             getattr(result, "close", lambda: None)()
+            done += 1
+        counts.append(done)
 
-    client(200)  # warm-up
-    workers = [threading.Thread(target=client, args=(requests // threads,)) for _ in range(threads)]
+    client(200, float("inf"))  # warm-up
+    counts.clear()
     start = time.perf_counter()
+    deadline = start + seconds
+    workers = [
+        threading.Thread(target=client, args=(requests // threads, deadline))
+        for _ in range(threads)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return (time.perf_counter() - start) / requests * 1e6
+    return (time.perf_counter() - start) / sum(counts) * 1e6
 
 
-def measure_one(direction: str, name: str, concurrency: int, requests: int) -> float:
+def measure_one(
+    direction: str, name: str, concurrency: int, requests: int, seconds: float = 1e9
+) -> float:
     os.sched_setaffinity(0, {0})
     if direction == "w2a":
-        return asyncio.run(drive_asgi(wsgi_to_asgi_app(name), requests, concurrency))
-    return drive_wsgi(asgi_to_wsgi_app(name), requests, concurrency)
+        return asyncio.run(drive_asgi(wsgi_to_asgi_app(name), requests, concurrency, seconds))
+    return drive_wsgi(asgi_to_wsgi_app(name), requests, concurrency, seconds)
 
 
 def collect(
-    rounds: int, requests: int, log: Any = print, keep: set[str] | None = None
+    rounds: int,
+    requests: int,
+    log: Any = print,
+    keep: set[str] | None = None,
+    seconds: float = 1e9,
 ) -> dict[str, dict[str, list[float]]]:
     """{scenario: {implementation: [µs/request, one per round]}}, alternating."""
     scenarios = [("w2a", c, W2A) for c in (1, 64)] + [("a2w", t, A2W) for t in (1, 8)]
@@ -217,6 +250,8 @@ def collect(
                     __file__,
                     "--requests",
                     str(requests),
+                    "--seconds",
+                    str(seconds),
                     "--one",
                     direction,
                     name,
@@ -238,13 +273,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--seconds", type=float, default=1e9, help="stop each run after this")
     parser.add_argument("--one", nargs=3, metavar=("DIRECTION", "NAME", "CONCURRENCY"))
     args = parser.parse_args()
     if args.one:
         direction, name, concurrency = args.one
-        print(measure_one(direction, name, int(concurrency), args.requests))
+        print(measure_one(direction, name, int(concurrency), args.requests, args.seconds))
         return
-    results = collect(args.rounds, args.requests, log=lambda text: None)
+    results = collect(args.rounds, args.requests, log=lambda text: None, seconds=args.seconds)
     print("| scenario | implementation | median µs/request | x floor | runs |")
     print("|---|---|---|---|---|")
     for key, by_name in results.items():

@@ -64,8 +64,9 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if "overhead" in result:
         lines += [
-            f"Per-request overhead, hello world, in-process ({meta.get('requests', '?')} requests "
-            "per measurement):",
+            "Per-request overhead, hello world, in-process (each measurement: up to "
+            f"{meta.get('requests', '?')} requests or "
+            f"{meta.get('seconds_per_measurement', '?')} s):",
             "",
             "| scenario | implementation | µs/request | x floor | rounds |",
             "|---|---|---|---|---|",
