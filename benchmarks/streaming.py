@@ -41,7 +41,9 @@ def _bridge() -> Any:
 
 CHUNK = 65536
 W2A = {"download": ["bridge", "a2wsgi", "asgiref", "uvicorn"], "upload": ["bridge", "a2wsgi"]}
-A2W = {"download": ["bridge", "a2wsgi"], "upload": ["bridge", "a2wsgi"]}
+A2W = {"download": ["bridge", "a2wsgi"], "upload": ["bridge", "a2wsgi", "bridge-256k"]}
+# "bridge-256k" is AsgiToWsgi(chunk_size=262144): four times fewer loop round
+# trips per byte read from wsgi.input than the default (and a2wsgi's) 64 KiB.
 # asgiref and uvicorn's middleware read the whole request body before calling
 # the WSGI app (asgiref spools it to a temporary file, uvicorn keeps it in
 # memory), so they are not streaming uploads and are left out of "upload".
@@ -85,6 +87,8 @@ def _a2w_app(name: str, asgi_app: Any) -> Any:
         AsgiToWsgi = _bridge().AsgiToWsgi
 
         return AsgiToWsgi(asgi_app)
+    if name == "bridge-256k":
+        return _bridge().AsgiToWsgi(asgi_app, chunk_size=4 * CHUNK)
     if name == "a2wsgi":
         from a2wsgi import ASGIMiddleware
 
