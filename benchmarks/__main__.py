@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=None, help="most seconds per measurement (1.5)"
     )
     parser.add_argument("--mib", type=float, default=None, help="stream size in MiB (256)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds per load (4)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per load (2)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="overhead,stream,e2e")
     parser.add_argument(
         "--e2e-only",
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     requests = args.requests or (1000 if quick else 20000)
     seconds = args.seconds or (0.3 if quick else 1.5)
     mib = args.mib or (8.0 if quick else 256.0)
-    duration = args.duration or (1.0 if quick else 4.0)
+    duration = args.duration or (1.0 if quick else 2.0)
+    e2e_rounds = rounds if quick else 2 * rounds  # short loads, taking turns
     sections = [s for s in args.sections.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("wrk is not available")
         loadgen = "wrk" if wrk else "python"
         only = set(args.e2e_only.split(",")) if args.e2e_only else None
-        raw["e2e"] = e2e.run(rounds, duration, wrk, only, log)
+        raw["e2e"] = e2e.run(e2e_rounds, duration, wrk, only, log)
     result = summarise(raw)
     result["meta"] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_measurement": seconds,
         "stream_mib": mib,
         "e2e_seconds": duration,
+        "e2e_loads": e2e_rounds,
         "e2e_connections": e2e.CONNECTIONS,
         "loadgen": loadgen,
         "quick": quick,

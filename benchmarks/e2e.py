@@ -2,9 +2,10 @@
 
 Each server runs in its own process group pinned to CPU 0; the load generator
 (Debian's ``wrk``, or :mod:`benchmarks.loadgen` when ``wrk`` is missing) runs
-pinned to CPU 1. Every configuration gets a fresh server per round, the order
-of configurations rotates from round to round, and the result is the median of
-the rounds' requests per second.
+pinned to CPU 1. The servers of one comparison (say, Flask on uvicorn through
+each bridge) are started together, warmed up, and then loaded in turn with
+short loads, the order rotating from round to round; the result is the median
+of each server's loads in requests per second.
 """
 
 from __future__ import annotations
@@ -228,26 +229,37 @@ def _load(wrk: str | None, port: int, duration: float) -> dict[str, float]:
     return result
 
 
-def measure(args: list[str], wrk: str | None, duration: float) -> dict[str, float]:
-    port = _free_port()
-    command = [sys.executable, *(a.replace("{port}", str(port)) for a in args)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_pin(SERVER_CPU),  # noqa: PLW1509
-    )
-    try:
-        _wait_ready(port, proc)
-        return _load(wrk, port, duration)
-    finally:
-        _stop(proc)
-        if proc.stderr is not None:
-            proc.stderr.close()
+class _Server:
+    """One server process on a free port, pinned to the server CPU, in its own group."""
+
+    def __init__(self, args: list[str], log_dir: Path) -> None:
+        self.port = _free_port()
+        command = [sys.executable, *(a.replace("{port}", str(self.port)) for a in args)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # A file, not a pipe nobody reads: waitress logs a line per queued task, and
+        # a full pipe would stall the server.
+        self.log_path = log_dir / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_pin(SERVER_CPU),  # noqa: PLW1509
+        )
+
+    def ready(self) -> None:
+        try:
+            _wait_ready(self.port, self.proc)
+        except RuntimeError as exc:
+            tail = self.log_path.read_text(errors="replace")[-300:]
+            raise RuntimeError(f"{exc}; server log ends: {tail!r}") from None
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self._log.close()
 
 
 def run(
@@ -257,22 +269,46 @@ def run(
     only: set[str] | None,
     log: Callable[[str], None],
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """{group: {implementation: [one result per round]}}."""
-    plan = [
-        (group, name, args)
-        for group, entries in CONFIGS.items()
-        for name, args in entries
-        if only is None or f"{group}/{name}" in only or name in only
-    ]
+    """{group: {implementation: [one result per load]}}.
+
+    The servers of one group run side by side (idle while another is loaded) and
+    take turns, ``rounds`` short loads each, the order rotating every round, so a
+    burst of load from elsewhere on the machine hits all of them alike.
+    """
+    import tempfile
+
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for round_number in range(rounds):
-        shift = round_number % max(len(plan), 1)
-        for group, name, args in plan[shift:] + plan[:shift]:
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        for group, entries in CONFIGS.items():
+            chosen = [
+                (name, args)
+                for name, args in entries
+                if only is None or f"{group}/{name}" in only or name in only
+            ]
+            servers: list[tuple[str, _Server]] = []
             try:
-                result: dict[str, Any] = measure(args, wrk, duration)
-            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                log(f"e2e {group} / {name}: failed: {exc}")
-                continue
-            log(f"e2e {group} / {name}: {result['requests_per_s']:.0f} req/s")
-            results.setdefault(group, {}).setdefault(name, []).append(result)
+                for name, args in chosen:
+                    server = _Server(args, Path(tmp))
+                    servers.append((name, server))
+                live = []
+                for name, server in servers:
+                    try:
+                        server.ready()
+                        _load(wrk, server.port, min(duration, 1.0))  # warm-up
+                        live.append((name, server))
+                    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                        log(f"e2e {group} / {name}: failed to start: {exc}")
+                for round_number in range(rounds):
+                    shift = round_number % max(len(live), 1)
+                    for name, server in live[shift:] + live[:shift]:
+                        try:
+                            result: dict[str, Any] = _load(wrk, server.port, duration)
+                        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                            log(f"e2e {group} / {name}: failed: {exc}")
+                            continue
+                        log(f"e2e {group} / {name}: {result['requests_per_s']:.0f} req/s")
+                        results.setdefault(group, {}).setdefault(name, []).append(result)
+            finally:
+                for _, server in servers:
+                    server.stop()
     return results

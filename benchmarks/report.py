@@ -103,7 +103,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             f"End to end over 127.0.0.1, load generator {meta.get('loadgen', '?')} on the other "
             f"CPU, {meta.get('e2e_connections', '?')} connections, "
-            f"{meta.get('e2e_seconds', '?'):g} s per load:",
+            f"{meta.get('e2e_loads', '?')} loads of {meta.get('e2e_seconds', '?'):g} s per "
+            "server, the servers of a group taking turns:",
             "",
             "| server | implementation | requests/s | x reference | errors | rounds |",
             "|---|---|---|---|---|---|",
