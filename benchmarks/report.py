@@ -161,13 +161,23 @@ def chart(result: dict[str, Any], path: Path) -> None:
                 title = _label(group) if key != "e2e" else group.replace("Starlette on ", "St/")
                 labels.append(f"{title} · {name}")
                 values.append(number)
-                colours.append("tab:red" if name == "bridge" else "tab:gray")
+                colours.append(
+                    "tab:red"
+                    if name == "bridge"
+                    else "salmon"
+                    if name.startswith("bridge")
+                    else "tab:gray"
+                )
             labels.append("")
             values.append(0.0)
             colours.append("white")
         positions = list(range(len(labels)))[::-1]
         ax.barh(positions, values, color=colours)
         ax.set_yticks(positions, labels, fontsize=7)
+        for position, number in zip(positions, values, strict=True):
+            if number:
+                text = f" {number:.2f}" if key == "overhead" else f" {number:.0f}"
+                ax.text(number, position, text, va="center", fontsize=6)
         if key == "overhead":
             ax.set_xscale("log")
             ax.axvline(1.3, color="tab:blue", linestyle="--", linewidth=1)
