@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - Flask on uvicorn and Starlette on a WSGI server, through the bridge"
 	@echo "make test   - create .venv, install, run the whole test suite"
 	@echo "make lint   - ruff;  make type - mypy --strict;  make check - all three"
-	@echo "make bench  - benchmarks against the peer bridges"
+	@echo "make bench  - the whole benchmark comparison (python -m benchmarks; BENCH_ARGS=--quick)"
 	@echo "make soak   - 20,000 requests with faults through both bridges on real servers"
 	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint, type and docs"
 	@echo "make docs   - the documentation site into site/ (mkdocs build --strict, offline)"
@@ -60,7 +60,7 @@ docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/overhead.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # The full soak (the small one runs in `make test`); it prints a SOAK line with its figures.
 SOAK_REQUESTS ?= 20000

@@ -1,7 +1,11 @@
 """Per-request overhead of each bridge, hello world, driven in-process (no HTTP client).
 
     python benchmarks/overhead.py            # every implementation, 3 rounds, medians
-    python benchmarks/overhead.py --rounds 5 --requests 50000
+    python benchmarks/overhead.py --rounds 5 --requests 50000 --seconds 2
+
+Each measurement runs ``--requests`` requests or for ``--seconds``, whichever
+ends first (``python -m benchmarks`` uses 1.5 s, so that the slow peers do not
+dominate the run time).
 
 Each measurement runs in a fresh process pinned to one CPU
 (os.sched_setaffinity), implementations alternate within each round, and the
@@ -31,6 +35,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+
+def _bridge() -> Any:
+    """The bridge package; ``BENCH_BRIDGE=name`` measures a saved copy instead (A/B runs)."""
+    import importlib
+    import os
+
+    return importlib.import_module(os.environ.get("BENCH_BRIDGE", "bridge"))
+
+
 SCOPE = {
     "type": "http",
     "asgi": {"version": "3.0"},
@@ -46,10 +59,18 @@ SCOPE = {
     "server": ("127.0.0.1", 80),
 }
 ENVIRON = {
-    "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
-    "SERVER_NAME": "x", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-    "wsgi.url_scheme": "http", "HTTP_HOST": "x", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "1",
-}  # fmt: skip
+    "REQUEST_METHOD": "GET",
+    "SCRIPT_NAME": "",
+    "PATH_INFO": "/",
+    "QUERY_STRING": "",
+    "SERVER_NAME": "x",
+    "SERVER_PORT": "80",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http",
+    "HTTP_HOST": "x",
+    "REMOTE_ADDR": "127.0.0.1",
+    "REMOTE_PORT": "1",
+}
 W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn", "starlette"]
 A2W = ["floor", "bridge", "a2wsgi"]
 
@@ -74,7 +95,7 @@ async def hello_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def wsgi_to_asgi_app(name: str) -> Any:
     if name == "bridge":
-        from bridge import WsgiToAsgi
+        WsgiToAsgi = _bridge().WsgiToAsgi
 
         return WsgiToAsgi(hello_wsgi)
     if name == "a2wsgi":
@@ -114,26 +135,36 @@ def wsgi_to_asgi_app(name: str) -> Any:
     return floor
 
 
-async def drive_asgi(app: Any, requests: int, concurrency: int) -> float:
+async def drive_asgi(app: Any, requests: int, concurrency: int, seconds: float) -> float:
+    """µs per request: ``concurrency`` clients until ``requests`` or ``seconds`` ran out."""
+
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         return None
 
-    async def client(count: int) -> None:
-        for _ in range(count):
-            await app(dict(SCOPE), receive, send)
+    counts: list[int] = []
 
-    await client(200)  # warm-up
+    async def client(count: int, deadline: float) -> None:
+        done = 0
+        clock = time.perf_counter
+        while done < count and clock() < deadline:
+            await app(dict(SCOPE), receive, send)
+            done += 1
+        counts.append(done)
+
+    await client(200, float("inf"))  # warm-up
+    counts.clear()
     start = time.perf_counter()
-    await asyncio.gather(*(client(requests // concurrency) for _ in range(concurrency)))
-    return (time.perf_counter() - start) / requests * 1e6
+    deadline = start + seconds
+    await asyncio.gather(*(client(requests // concurrency, deadline) for _ in range(concurrency)))
+    return (time.perf_counter() - start) / sum(counts) * 1e6
 
 
 def asgi_to_wsgi_app(name: str) -> Any:
     if name == "bridge":
-        from bridge import AsgiToWsgi
+        AsgiToWsgi = _bridge().AsgiToWsgi
 
         return AsgiToWsgi(hello_asgi)
     if name == "a2wsgi":
@@ -154,72 +185,102 @@ def asgi_to_wsgi_app(name: str) -> Any:
     return floor
 
 
-def drive_wsgi(app: Any, requests: int, threads: int) -> float:
+def drive_wsgi(app: Any, requests: int, threads: int, seconds: float) -> float:
+    """µs per request: ``threads`` clients until ``requests`` or ``seconds`` ran out."""
+
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
         return None
 
-    def client(count: int) -> None:
-        for _ in range(count):
+    counts: list[int] = []
+
+    def client(count: int, deadline: float) -> None:
+        done = 0
+        clock = time.perf_counter
+        while done < count and clock() < deadline:
             environ = dict(ENVIRON)
             environ["wsgi.input"] = io.BytesIO(b"")
             result = app(environ, start_response)
             b"".join(result)
             getattr(result, "close", lambda: None)()
+            done += 1
+        counts.append(done)
 
-    client(200)  # warm-up
-    workers = [threading.Thread(target=client, args=(requests // threads,)) for _ in range(threads)]
+    client(200, float("inf"))  # warm-up
+    counts.clear()
     start = time.perf_counter()
+    deadline = start + seconds
+    workers = [
+        threading.Thread(target=client, args=(requests // threads, deadline))
+        for _ in range(threads)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return (time.perf_counter() - start) / requests * 1e6
+    return (time.perf_counter() - start) / sum(counts) * 1e6
 
 
-def measure_one(direction: str, name: str, concurrency: int, requests: int) -> float:
+def measure_one(
+    direction: str, name: str, concurrency: int, requests: int, seconds: float = 1e9
+) -> float:
     os.sched_setaffinity(0, {0})
     if direction == "w2a":
-        return asyncio.run(drive_asgi(wsgi_to_asgi_app(name), requests, concurrency))
-    return drive_wsgi(asgi_to_wsgi_app(name), requests, concurrency)
+        return asyncio.run(drive_asgi(wsgi_to_asgi_app(name), requests, concurrency, seconds))
+    return drive_wsgi(asgi_to_wsgi_app(name), requests, concurrency, seconds)
+
+
+def collect(
+    rounds: int,
+    requests: int,
+    log: Any = print,
+    keep: set[str] | None = None,
+    seconds: float = 1e9,
+) -> dict[str, dict[str, list[float]]]:
+    """{scenario: {implementation: [µs/request, one per round]}}, alternating."""
+    scenarios = [("w2a", c, W2A) for c in (1, 64)] + [("a2w", t, A2W) for t in (1, 8)]
+    results: dict[str, dict[str, list[float]]] = {}
+    for round_number in range(rounds):
+        for direction, level, every in scenarios:
+            names = [name for name in every if keep is None or name in keep]
+            key = f"{direction} x{level}"
+            rotated = names[round_number % len(names) :] + names[: round_number % len(names)]
+            for name in rotated:
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--requests",
+                    str(requests),
+                    "--seconds",
+                    str(seconds),
+                    "--one",
+                    direction,
+                    name,
+                    str(level),
+                ]
+                out = subprocess.run(
+                    command, capture_output=True, text=True, timeout=600, check=False
+                )
+                if out.returncode != 0:
+                    log(f"{key} {name}: failed: {out.stderr.strip().splitlines()[-1:]}")
+                    continue
+                value = float(out.stdout)
+                log(f"overhead {key} {name}: {value:.1f} µs/request")
+                results.setdefault(key, {}).setdefault(name, []).append(value)
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--seconds", type=float, default=1e9, help="stop each run after this")
     parser.add_argument("--one", nargs=3, metavar=("DIRECTION", "NAME", "CONCURRENCY"))
     args = parser.parse_args()
     if args.one:
         direction, name, concurrency = args.one
-        print(measure_one(direction, name, int(concurrency), args.requests))
+        print(measure_one(direction, name, int(concurrency), args.requests, args.seconds))
         return
-    scenarios = [("w2a", c, W2A) for c in (1, 64)] + [("a2w", t, A2W) for t in (1, 8)]
-    results: dict[str, dict[str, list[float]]] = {}
-    for round_number in range(args.rounds):
-        for direction, level, names in scenarios:
-            key = f"{direction} x{level}"
-            rotated = names[round_number % len(names) :] + names[: round_number % len(names)]
-            for name in rotated:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--requests",
-                        str(args.requests),
-                        "--one",
-                        direction,
-                        name,
-                        str(level),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                    check=False,
-                )
-                if out.returncode != 0:
-                    print(f"{key} {name}: failed: {out.stderr.strip().splitlines()[-1:]}")
-                    continue
-                results.setdefault(key, {}).setdefault(name, []).append(float(out.stdout))
+    results = collect(args.rounds, args.requests, log=lambda text: None, seconds=args.seconds)
     print("| scenario | implementation | median µs/request | x floor | runs |")
     print("|---|---|---|---|---|")
     for key, by_name in results.items():

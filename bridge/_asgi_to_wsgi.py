@@ -182,9 +182,7 @@ class _Runtime:
         if self.loop.is_running():
             # In-flight requests: cancel their tasks, whose `finally` tells the
             # waiting WSGI threads, so no worker waits on a loop that stopped.
-            done = asyncio.run_coroutine_threadsafe(
-                self._cancel_requests(remaining()), self.loop
-            )
+            done = asyncio.run_coroutine_threadsafe(self._cancel_requests(remaining()), self.loop)
             try:
                 # The loop itself may be blocked: stay bounded.
                 done.result(remaining() + _CLEANUP_GRACE)
@@ -215,14 +213,14 @@ class _AsgiCall:
         self.remaining = length  # body bytes still to read; None = to EOF
         self.received = 0  # body bytes read so far, counted only under max_body_size
         self.out: Channel[Any] = Channel(runtime.handle, 1)
-        self.body: Channel[Any] = Channel(runtime.handle, 1)
+        # Only a request that has a body needs the thread -> loop body channel.
+        self.body: Channel[Any] | None = Channel(runtime.handle, 1) if length != 0 else None
         # Loop-side state.
         self.started = False
         self.status = 200
         self.headers: list[tuple[str, str]] = []
         self.finished = False  # the app sent its last body (or a pathsend)
         self.body_started = False
-        self.has_body = length != 0
         self.body_done = False  # the last http.request (or a disconnect) was returned
         self.server_closed = False
         self.response_done: asyncio.Future[None] | None = None
@@ -248,7 +246,8 @@ class _AsgiCall:
         else:
             outcome = None
         try:
-            if not self.out.closed:
+            # Once the last body went out, the thread side reads no more events.
+            if not self.finished and not self.out.closed:
                 self.out.put_nowait(("done", outcome))
         except Exception:
             pass
@@ -274,12 +273,13 @@ class _AsgiCall:
             # The response is over: nobody on the thread side serves body demands.
             self.body_done = True
             return _DISCONNECT
-        if not self.has_body:
+        body = self.body
+        if body is None:
             self.body_done = True
             return {"type": "http.request", "body": b"", "more_body": False}
         try:
             self.out.put_nowait(_DEMAND)
-            item = await self.body.aget()
+            item = await body.aget()
         except ClientDisconnected:
             self.body_done = True
             return _DISCONNECT
@@ -344,11 +344,7 @@ class _AsgiCall:
 
     def _abort(self, grace: float | None) -> None:
         """On the loop: the server closed the response before it was finished."""
-        self.server_closed = True
-        gone = ClientDisconnected("the WSGI server closed the response")
-        self.out.close(gone)
-        self.body.close(gone)
-        self._mark_response_done()
+        self._end(ClientDisconnected("the WSGI server closed the response"))
         task = self.task
         if task is not None and not task.done():
             # call_soon, not cancel(): the app first gets one step to see its
@@ -360,13 +356,17 @@ class _AsgiCall:
 
     def abandon(self) -> None:
         """On the loop, in close(): the app outlived its cancellation; free the WSGI thread."""
-        self.server_closed = True  # the app's later sends raise
         if not self.out.closed:
             error = RuntimeError("AsgiToWsgi was closed while the ASGI app was still running")
             self.out.put_nowait(("done", error))  # a 500, or the end of a cut stream
-        gone = ClientDisconnected("AsgiToWsgi was closed")
+        self._end(ClientDisconnected("AsgiToWsgi was closed"))
+
+    def _end(self, gone: ClientDisconnected) -> None:
+        """The response is over for the app: its later sends raise, both channels close."""
+        self.server_closed = True
         self.out.close(gone)
-        self.body.close(gone)
+        if self.body is not None:
+            self.body.close(gone)
         self._mark_response_done()
 
     # -- thread side -------------------------------------------------------
@@ -374,8 +374,7 @@ class _AsgiCall:
         """The next response event, serving body demands in between."""
         out = self.out
         while True:
-            event = out.get()
-            out.task_done()
+            event = out.take()
             if event is _DEMAND:
                 if self._feed_body():
                     return _TOO_LARGE
@@ -384,6 +383,8 @@ class _AsgiCall:
 
     def _feed_body(self) -> bool:
         """Read one chunk for ``receive()``; True when it crossed ``max_body_size``."""
+        body = self.body
+        assert body is not None  # a demand comes only from a request with a body
         remaining = self.remaining
         size = (
             self.adapter.chunk_size
@@ -392,43 +393,39 @@ class _AsgiCall:
         )
         limit = self.adapter.max_body_size
         if limit is not None and remaining is None:
-            return self._feed_limited(min(size, limit - self.received + 1), limit)
-        try:
-            data = self.environ["wsgi.input"].read(size) if size else b""
-        except Exception as exc:
-            logger.warning("reading wsgi.input failed: %r", exc)
-            self.body.put_nowait(None)
+            # Read to EOF under max_body_size: past it, the app sees http.disconnect.
+            data = self._read_input(min(size, limit - self.received + 1))
+            if data is None:
+                body.put_nowait(None)
+                return False
+            self.received += len(data)
+            if self.received > limit:
+                logger.warning("request body larger than max_body_size=%d: refused", limit)
+                body.put_nowait(None)
+                return True
+            body.put_nowait((data, bool(data)))
             return False
-        if type(data) is not bytes:
-            data = bytes(data)
-        if remaining is None:
-            self.body.put_nowait((data, bool(data)))
-            return False
-        if not data and remaining > 0:  # B2.4: a short input is a disconnect
-            self.body.put_nowait(None)
-            return False
-        remaining -= len(data)
-        self.remaining = remaining
-        self.body.put_nowait((data, remaining > 0))
+        data = self._read_input(size) if size else b""
+        if data is None:
+            body.put_nowait(None)
+        elif remaining is None:
+            body.put_nowait((data, bool(data)))
+        elif not data and remaining > 0:  # B2.4: a short input is a disconnect
+            body.put_nowait(None)
+        else:
+            remaining -= len(data)
+            self.remaining = remaining
+            body.put_nowait((data, remaining > 0))
         return False
 
-    def _feed_limited(self, size: int, limit: int) -> bool:
-        """Read to EOF under ``max_body_size``: past it, the app sees ``http.disconnect``."""
+    def _read_input(self, size: int) -> bytes | None:
+        """``wsgi.input.read(size)`` as bytes, or None when the read failed."""
         try:
             data = self.environ["wsgi.input"].read(size)
         except Exception as exc:
             logger.warning("reading wsgi.input failed: %r", exc)
-            self.body.put_nowait(None)
-            return False
-        if type(data) is not bytes:
-            data = bytes(data)
-        self.received += len(data)
-        if self.received > limit:
-            logger.warning("request body larger than max_body_size=%d: refused", limit)
-            self.body.put_nowait(None)
-            return True
-        self.body.put_nowait((data, bool(data)))
-        return False
+            return None
+        return data if type(data) is bytes else bytes(data)
 
     def respond(self, start_response: StartResponse) -> Iterable[bytes]:
         event = self.next_event()

@@ -39,6 +39,9 @@ Scope = dict[str, Any]
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_PATH_SAFE_BYTES = (
+    _PATH_SAFE + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+).encode("ascii")
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304, "TLSv1.1": 0x0302, "TLSv1": 0x0301}
 
 
@@ -72,8 +75,12 @@ def _raw_path(environ: Mapping[str, Any], path_bytes: bytes) -> bytes:
             slash = candidate.find("/", candidate.find("//") + 2)
             candidate = candidate[slash:] if slash != -1 else "/"
         cand_bytes = wsgi_str_to_bytes(candidate)
+        if cand_bytes == path_bytes and b"%" not in cand_bytes:
+            return cand_bytes  # nothing escaped: the common case, without unquoting
         if unquote_to_bytes(cand_bytes) == path_bytes:
             return cand_bytes
+    if not path_bytes.translate(None, _PATH_SAFE_BYTES):
+        return path_bytes  # every byte is one quote() keeps as it is
     return quote(path_bytes, safe=_PATH_SAFE).encode("ascii")
 
 

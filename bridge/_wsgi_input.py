@@ -32,21 +32,28 @@ class RequestBody:
         self._remaining = length
         self._eof = fetch is None or length == 0
 
-    def _fill(self) -> bool:
-        """Append the next chunk to the buffer; False at the end of the body."""
+    def _next_chunk(self) -> bytes:
+        """The next chunk of the body, cut at a declared length; ``b""`` at the end."""
         if self._eof:
-            return False
+            return b""
         assert self._fetch is not None
         chunk = self._fetch()
         if not chunk:
             self._eof = True
-            return False
+            return b""
         remaining = self._remaining
         if remaining is not None:
             if len(chunk) >= remaining:
                 chunk = chunk[:remaining]
                 self._eof = True
             self._remaining = remaining - len(chunk)
+        return chunk
+
+    def _fill(self) -> bool:
+        """Append the next chunk to the buffer; False at the end of the body."""
+        chunk = self._next_chunk()
+        if not chunk:
+            return False
         self._buffer += chunk
         return True
 
@@ -58,9 +65,18 @@ class RequestBody:
             data = bytes(buffer)
             buffer.clear()
             return data
+        if not buffer and size > 0:
+            # The common streaming read (nothing buffered): a chunk of exactly
+            # the size asked for, or the last one, goes to the app as it came,
+            # without a copy.
+            chunk = self._next_chunk()
+            if type(chunk) is bytes and (len(chunk) == size or (self._eof and len(chunk) < size)):
+                return chunk
+            buffer += chunk
         while len(buffer) < size and self._fill():
             pass
-        data = bytes(buffer[:size])
+        with memoryview(buffer) as view:
+            data = bytes(view[:size])
         del buffer[:size]
         return data
 

@@ -685,6 +685,7 @@ class WsgiToAsgi:
 
         context = contextvars.copy_context()
         self._get_executor().submit(context.run, call.run, reader, body_channel)
+        app_error: BaseException | None = None
         try:
             item = await out.aget()
             if type(item) is list and item[-1]["more_body"] is False:
@@ -710,13 +711,9 @@ class WsgiToAsgi:
                     del outcome  # no cycle through this frame (it holds the buffers)
         except _AppError as wrapped:
             # The app's own exception, even an OSError such as FileNotFoundError:
-            # it propagates to the server (which answers 500 or cuts the stream).
-            error = wrapped.exc
-            del wrapped
-            try:
-                raise error from None
-            finally:
-                del error
+            # it propagates to the server (which answers 500 or cuts the stream),
+            # raised below, outside this handler, so it gets no __context__ (a cycle).
+            app_error = wrapped.exc
         except ClientDisconnected:
             return  # the client went away; the worker has been told
         except OSError as exc:
@@ -730,6 +727,11 @@ class WsgiToAsgi:
             out.close(gone)
             if body_channel is not None:
                 body_channel.close(gone)
+        if app_error is not None:
+            try:
+                raise app_error
+            finally:
+                del app_error  # no cycle through this frame
 
 
 async def _pump(

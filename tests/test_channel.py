@@ -568,3 +568,44 @@ def test_property_everything_delivered_in_order(
     got, peak = anyio.run(_round_trip, count, capacity, thread_produces, backend=backend)
     assert got == list(range(count))
     assert peak <= capacity
+
+
+# ---------------------------------------------------------------- take = get + task_done
+
+
+@pytest.mark.anyio
+async def test_take_acknowledges_each_item_with_one_wake() -> None:
+    """``take`` frees a producer waiting in ``ajoin`` with a single cross-thread wake."""
+    channel: Channel[int] = Channel(LoopHandle(), 1)
+    wakes = count_wakes(channel._handle)
+    count = 30
+    taken: list[int] = []
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            for _ in range(count):
+                taken.append(channel.take(timeout=WAIT))
+        except BaseException as error:
+            errors.append(error)
+
+    thread = start_thread(consume)
+    with anyio.fail_after(WAIT):
+        for i in range(count):
+            channel.put_nowait(i)
+            await channel.ajoin()  # returns only once the thread took and acknowledged i
+            assert len(channel) == 0
+    await join_thread(thread)
+    assert errors == []
+    assert taken == list(range(count))
+    assert len(wakes) <= count
+
+
+@pytest.mark.anyio
+async def test_take_raises_once_closed_and_drained() -> None:
+    channel: Channel[int] = Channel(LoopHandle(), 2)
+    channel.put_nowait(1)
+    channel.close(ClientDisconnected("gone"))
+    assert channel.take(timeout=WAIT) == 1
+    with pytest.raises(ClientDisconnected):
+        channel.take(timeout=WAIT)

@@ -358,3 +358,30 @@ def test_property_reads_concatenate_to_body(
     assert bytes(got) == data
     assert stream.read() == b""
     assert list(stream) == []
+
+
+# ---------------------------------------------------------------- read(n) of whole chunks
+
+
+def test_read_n_of_exact_chunks_keeps_length_and_eof() -> None:
+    """Chunks of exactly ``n`` bytes pass straight through; a Content-Length still cuts."""
+    stream = RequestBody(Chunks([b"abcd", b"efgh", b"ijklmnop"]), 10)
+    assert stream.read(4) == b"abcd"
+    assert stream.read(4) == b"efgh"
+    assert stream.read(4) == b"ij"  # cut at the declared length: fewer only at EOF
+    assert stream.read(4) == b""
+
+
+def test_read_n_of_a_short_chunk_waits_for_more_unless_at_eof() -> None:
+    stream = body(b"ab", b"cdef", b"g")
+    assert stream.read(4) == b"abcd"  # a short chunk is not returned alone before EOF
+    assert stream.read(2) == b"ef"
+    assert stream.read(4) == b"g"
+    assert stream.read(4) == b""
+
+
+def test_read_n_returns_bytes_for_a_bytearray_chunk() -> None:
+    stream = RequestBody(Chunks([bytearray(b"wxyz")]), None)
+    data = stream.read(4)
+    assert type(data) is bytes
+    assert data == b"wxyz"

@@ -298,10 +298,13 @@ def test_p6_asgi_to_wsgi_streams_every_byte_within_the_bound(
 
     assert bytes(got) == body
     assert delivered == response
-    out, body_channel = recorder.channels
+    # A request declared empty needs no body channel at all.
+    out, *body_channels = recorder.channels
+    assert len(body_channels) == (0 if with_length and not body else 1)
     largest = max((len(p) for p in response_parts), default=0)
     event(f"AsgiToWsgi out held {measured(out).max_items} item(s) at most")
     assert measured(out).max_items <= 2
     assert measured(out).max_bytes <= largest
-    assert measured(body_channel).max_items <= 1
-    assert measured(body_channel).max_bytes <= chunk_size
+    for body_channel in body_channels:
+        assert measured(body_channel).max_items <= 1
+        assert measured(body_channel).max_bytes <= chunk_size

@@ -1,0 +1,130 @@
+"""The applications the end-to-end benchmark serves, one importable name each.
+
+Names are resolved lazily (module ``__getattr__``), so a server process imports
+only the framework and bridge it serves. Every app answers ``GET /`` with the
+13-byte ``Hello, world!`` as ``text/plain``.
+
+* ``flask_<bridge>``: a Flask hello through a WSGI->ASGI bridge (for uvicorn);
+  ``flask_wsgi``: the same Flask app as plain WSGI (for gunicorn sync).
+* ``starlette_<bridge>``: a Starlette hello through an ASGI->WSGI bridge (for
+  gunicorn gthread and waitress); ``plain_wsgi``: a hand-written WSGI hello;
+  ``hop_wsgi``: the same hello plus one ``run_coroutine_threadsafe`` round
+  trip to a background event loop, the floor of any ASGI->WSGI bridge.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+
+def _bridge() -> Any:
+    """The bridge package; ``BENCH_BRIDGE=name`` measures a saved copy instead (A/B runs)."""
+    import importlib
+    import os
+
+    return importlib.import_module(os.environ.get("BENCH_BRIDGE", "bridge"))
+
+
+HELLO = b"Hello, world!"
+
+
+def plain_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [HELLO]
+
+
+def _hop_wsgi() -> Any:
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    async def work() -> bytes:
+        return HELLO
+
+    def hop_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = asyncio.run_coroutine_threadsafe(work(), loop).result()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+        return [body]
+
+    return hop_wsgi
+
+
+def _flask() -> Any:
+    from flask import Flask, Response
+
+    app = Flask("bench")
+
+    @app.get("/")
+    def hello() -> Response:
+        return Response(HELLO, mimetype="text/plain")
+
+    return app
+
+
+def _starlette() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    return Starlette(routes=[Route("/", hello)])
+
+
+def _wsgi_to_asgi(name: str, wsgi_app: Any) -> Any:
+    warnings.simplefilter("ignore")
+    if name == "bridge":
+        WsgiToAsgi = _bridge().WsgiToAsgi
+
+        return WsgiToAsgi(wsgi_app)
+    if name == "a2wsgi":
+        from a2wsgi import WSGIMiddleware
+
+        return WSGIMiddleware(wsgi_app)
+    if name == "asgiref":
+        from asgiref.wsgi import WsgiToAsgi as Asgiref
+
+        return Asgiref(wsgi_app)
+    if name == "uvicorn":
+        from uvicorn.middleware.wsgi import WSGIMiddleware as Uvicorn
+
+        return Uvicorn(wsgi_app)
+    raise AttributeError(name)
+
+
+def _asgi_to_wsgi(name: str, asgi_app: Any) -> Any:
+    if name == "bridge":
+        AsgiToWsgi = _bridge().AsgiToWsgi
+
+        return AsgiToWsgi(asgi_app)
+    if name == "a2wsgi":
+        from a2wsgi import ASGIMiddleware
+
+        return ASGIMiddleware(asgi_app)
+    raise AttributeError(name)
+
+
+_cache: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _cache:
+        return _cache[name]
+    framework, _, bridge = name.partition("_")
+    if name == "hop_wsgi":
+        app = _hop_wsgi()
+    elif framework == "flask" and bridge == "wsgi":
+        app = _flask()
+    elif framework == "flask" and bridge:
+        app = _wsgi_to_asgi(bridge, _flask())
+    elif framework == "starlette" and bridge:
+        app = _asgi_to_wsgi(bridge, _starlette())
+    else:
+        raise AttributeError(name)
+    _cache[name] = app
+    return app

@@ -1,0 +1,197 @@
+"""Targets, the Markdown table and the PNG chart, from a summarised result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+LABELS = {"w2a": "WSGI→ASGI", "a2w": "ASGI→WSGI"}
+
+
+def _label(key: str) -> str:
+    direction, _, rest = key.partition(" ")
+    return f"{LABELS.get(direction, direction)} {rest}"
+
+
+def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 5's targets: each with the measured ratio and whether it is met."""
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, value: float, limit: float, higher_is_better: bool) -> None:
+        met = value >= limit if higher_is_better else value <= limit
+        op = "≥" if higher_is_better else "≤"
+        found.append({"target": f"{name} {op} {limit:g}", "value": round(value, 3), "met": met})
+
+    for key, by_name in summary.get("overhead", {}).items():
+        if "bridge" in by_name:
+            add(f"{_label(key)} hello: bridge / floor", by_name["bridge"]["x_floor"], 1.3, False)
+    for key, by_name in summary.get("stream", {}).items():
+        if "bridge" in by_name and "a2wsgi" in by_name:
+            ratio = by_name["bridge"]["mb_per_s"] / by_name["a2wsgi"]["mb_per_s"]
+            add(f"{_label(key)}: bridge MB/s / a2wsgi MB/s", ratio, 2.0, True)
+        if "bridge" in by_name:
+            add(
+                f"{_label(key)}: bridge peak RSS growth (MiB) <",
+                by_name["bridge"]["rss_growth_mib"],
+                32.0,
+                False,
+            )
+    e2e = summary.get("e2e", {})
+    checks = [
+        ("Flask on uvicorn", "uvicorn", 1.0),
+        ("Flask on uvicorn", "gunicorn sync (native)", 1.0),
+        ("Starlette on gunicorn gthread", "plain WSGI", 0.7),
+        ("Starlette on waitress", "plain WSGI", 0.6),
+    ]
+    for group, other, limit in checks:
+        by_name = e2e.get(group, {})
+        if "bridge" in by_name and other in by_name and by_name[other]["requests_per_s"] > 0:
+            ratio = by_name["bridge"]["requests_per_s"] / by_name[other]["requests_per_s"]
+            add(f"{group}: bridge / {other} (req/s)", ratio, limit, True)
+    for item in found:
+        if "RSS" in item["target"]:
+            item["target"] = item["target"].replace(" < ≤", " <")
+    return found
+
+
+def markdown(result: dict[str, Any]) -> str:
+    meta = result.get("meta", {})
+    lines = [
+        f"Run {meta.get('date', '?')} on {meta.get('cpus', '?')} x {meta.get('cpu', '?')}, "
+        f"Python {meta.get('python', '?')}; medians of {meta.get('rounds', '?')} rounds"
+        f"{' (quick run)' if meta.get('quick') else ''}; {meta.get('wall_seconds', '?')} s in all.",
+        "",
+    ]
+    if "overhead" in result:
+        lines += [
+            "Per-request overhead, hello world, in-process (each measurement: up to "
+            f"{meta.get('requests', '?')} requests or "
+            f"{meta.get('seconds_per_measurement', '?')} s):",
+            "",
+            "| scenario | implementation | µs/request | x floor | rounds |",
+            "|---|---|---|---|---|",
+        ]
+        for key, by_name in result["overhead"].items():
+            for name, value in by_name.items():
+                bold = "**" if name == "bridge" else ""
+                rounds = " ".join(f"{v:.1f}" for v in value["rounds"])
+                lines.append(
+                    f"| {_label(key)} | {bold}{name}{bold} | {bold}{value['us_per_request']:.1f}"
+                    f"{bold} | {value['x_floor']:.2f} | {rounds} |"
+                )
+        lines.append("")
+    if "stream" in result:
+        lines += [
+            f"Streaming {meta.get('stream_mib', '?'):g} MiB in 64 KiB chunks, in-process "
+            "(MB = 10⁶ bytes; RSS growth = rise of VmHWM, the worst round):",
+            "",
+            "| scenario | implementation | MB/s | x a2wsgi | peak RSS growth MiB | rounds MB/s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key, by_name in result["stream"].items():
+            base = by_name.get("a2wsgi", {}).get("mb_per_s")
+            for name, value in by_name.items():
+                bold = "**" if name == "bridge" else ""
+                ratio = f"{value['mb_per_s'] / base:.2f}" if base else ""
+                rounds = " ".join(f"{r['mb_per_s']:.0f}" for r in value["rounds"])
+                lines.append(
+                    f"| {_label(key)} | {bold}{name}{bold} | {bold}{value['mb_per_s']:.0f}{bold} "
+                    f"| {ratio} | {value['rss_growth_mib']:.2f} | {rounds} |"
+                )
+        lines.append("")
+    if "e2e" in result:
+        lines += [
+            f"End to end over 127.0.0.1, load generator {meta.get('loadgen', '?')} on the other "
+            f"CPU, {meta.get('e2e_connections', '?')} connections, "
+            f"{meta.get('e2e_loads', '?')} loads of {meta.get('e2e_seconds', '?'):g} s per "
+            "server, the servers of a group taking turns:",
+            "",
+            "| server | implementation | requests/s | x reference | errors | rounds |",
+            "|---|---|---|---|---|---|",
+        ]
+        for group, by_name in result["e2e"].items():
+            reference_name = "uvicorn" if group.startswith("Flask") else "plain WSGI"
+            reference = by_name.get(reference_name, {}).get("requests_per_s")
+            for name, value in by_name.items():
+                bold = "**" if name == "bridge" else ""
+                ratio = f"{value['requests_per_s'] / reference:.2f}" if reference else ""
+                rounds = " ".join(f"{r['requests_per_s']:.0f}" for r in value["rounds"])
+                lines.append(
+                    f"| {group} | {bold}{name}{bold} | {bold}{value['requests_per_s']:.0f}{bold} "
+                    f"| {ratio} | {value['errors']:g} | {rounds} |"
+                )
+        lines += [
+            "",
+            "x reference: Flask rows against uvicorn's own WSGIMiddleware, "
+            "Starlette rows against the plain WSGI hello on the same server.",
+            "",
+        ]
+    if result.get("targets"):
+        lines += ["Targets (issue 5):", "", "| target | measured | met |", "|---|---|---|"]
+        for item in result["targets"]:
+            lines.append(
+                f"| {item['target']} | {item['value']:.2f} | {'yes' if item['met'] else '**no**'} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [key for key in ("overhead", "stream", "e2e") if result.get(key)]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.2), squeeze=False)
+    for ax, key in zip(axes[0], panels, strict=True):
+        labels: list[str] = []
+        values: list[float] = []
+        colours: list[str] = []
+        for group, by_name in result[key].items():
+            for name, value in by_name.items():
+                if key == "overhead":
+                    number = value["x_floor"]
+                elif key == "stream":
+                    number = value["mb_per_s"]
+                else:
+                    number = value["requests_per_s"]
+                title = _label(group) if key != "e2e" else group.replace("Starlette on ", "St/")
+                labels.append(f"{title} · {name}")
+                values.append(number)
+                colours.append(
+                    "tab:red"
+                    if name == "bridge"
+                    else "salmon"
+                    if name.startswith("bridge")
+                    else "tab:gray"
+                )
+            labels.append("")
+            values.append(0.0)
+            colours.append("white")
+        positions = list(range(len(labels)))[::-1]
+        ax.barh(positions, values, color=colours)
+        ax.set_yticks(positions, labels, fontsize=7)
+        for position, number in zip(positions, values, strict=True):
+            if number:
+                text = f" {number:.2f}" if key == "overhead" else f" {number:.0f}"
+                ax.text(number, position, text, va="center", fontsize=6)
+        if key == "overhead":
+            ax.set_xscale("log")
+            ax.axvline(1.3, color="tab:blue", linestyle="--", linewidth=1)
+            ax.set_title("per-request cost, x the one-hop floor (log; lower is better)", fontsize=9)
+        elif key == "stream":
+            ax.set_title("streaming, MB/s (higher is better)", fontsize=9)
+        else:
+            ax.set_title("end to end, requests/s (higher is better)", fontsize=9)
+    meta = result.get("meta", {})
+    fig.suptitle(
+        f"bridge vs peers, {meta.get('date', '')}, {meta.get('cpu', '')}, "
+        f"Python {meta.get('python', '')}; bridge in red",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,70 @@
+"""Smoke test of the benchmark runner: ``python -m benchmarks --quick`` on tiny sizes.
+
+No timing is asserted: only that every section produced a positive number for
+every implementation it names, that the Markdown table and the chart were
+written, and that the targets were evaluated from those numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_quick_run_writes_a_complete_result(tmp_path: Path) -> None:
+    pytest.importorskip("a2wsgi")
+    pytest.importorskip("matplotlib")
+    command = [
+        sys.executable, "-m", "benchmarks", "--quick", "--requests", "300", "--mib", "1",
+        "--duration", "0.5", "--implementations", "floor,bridge,a2wsgi", "--loadgen", "python",
+        "--out", str(tmp_path), "--e2e-only",
+        "Flask on uvicorn/bridge,Starlette on waitress/bridge,Starlette on waitress/plain WSGI",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=110, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "latest.json").read_text())
+
+    assert set(result["overhead"]) == {"w2a x1", "w2a x64", "a2w x1", "a2w x8"}
+    for by_name in result["overhead"].values():
+        assert set(by_name) == {"floor", "bridge", "a2wsgi"}
+        for value in by_name.values():
+            assert value["us_per_request"] > 0
+            assert value["x_floor"] > 0
+            assert len(value["rounds"]) == 1
+
+    assert set(result["stream"]) == {"w2a download", "w2a upload", "a2w download", "a2w upload"}
+    for by_name in result["stream"].values():
+        assert set(by_name) == {"bridge", "a2wsgi"}
+        for value in by_name.values():
+            assert value["mb_per_s"] > 0
+            assert value["rss_growth_mib"] >= 0
+
+    assert set(result["e2e"]) == {"Flask on uvicorn", "Starlette on waitress"}, done.stderr
+    assert set(result["e2e"]["Starlette on waitress"]) == {"bridge", "plain WSGI"}, done.stderr
+    for by_name in result["e2e"].values():
+        for value in by_name.values():
+            assert value["requests_per_s"] > 0
+            assert value["errors"] == 0
+
+    targets = {item["target"]: item for item in result["targets"]}
+    waitress = targets["Starlette on waitress: bridge / plain WSGI (req/s) ≥ 0.6"]
+    e2e = result["e2e"]["Starlette on waitress"]
+    expected = e2e["bridge"]["requests_per_s"] / e2e["plain WSGI"]["requests_per_s"]
+    assert waitress["value"] == pytest.approx(expected, rel=1e-3)
+    assert waitress["met"] is (expected >= 0.6)
+
+    assert result["meta"]["loadgen"] == "python"
+    assert result["meta"]["quick"] is True
+    table = (tmp_path / "latest.md").read_text()
+    assert "| ASGI→WSGI x8 | **bridge** |" in table
+    assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
