@@ -81,9 +81,20 @@ def _import_file(path_text: str) -> Any:
             EXIT_LOAD,
         )
     name = path.parent.name if path.name == "__init__.py" else path.stem
-    existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) == str(path):
-        return existing
+    # A name already taken by another module (a file called http.py while the
+    # standard library's http is imported) must not be overwritten: the file is
+    # imported under a private name instead. The same file is never run twice.
+    candidates = [name, f"_bridge_app_{name}"]
+    candidates += (f"_bridge_app_{name}_{n}" for n in range(2, 100))
+    for candidate in candidates:
+        existing = sys.modules.get(candidate)
+        if existing is None:
+            name = candidate
+            break
+        if _module_file(existing) == path:
+            return existing
+    else:
+        raise CliError(f"cannot import {path_text!r}: too many modules named {name!r}", EXIT_LOAD)
     folder = str(path.parent.parent if path.name == "__init__.py" else path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)  # so the file's own sibling imports work
@@ -98,6 +109,16 @@ def _import_file(path_text: str) -> Any:
         del sys.modules[name]
         raise
     return module
+
+
+def _module_file(module: Any) -> Path | None:
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return None
+    try:
+        return Path(file).resolve()
+    except (OSError, RuntimeError):
+        return None
 
 
 def _import_module(name: str) -> Any:
@@ -120,7 +141,7 @@ def _parse_expr(expr: str) -> tuple[list[str], ast.Call | None]:
     """``"a.b(1, x=2)"`` -> (["a", "b"], the Call node); literal-only arguments."""
     try:
         node = ast.parse(expr.strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # ValueError: a NUL
         node = None
     call = None
     if isinstance(node, ast.Call):
@@ -137,20 +158,31 @@ def _parse_expr(expr: str) -> tuple[list[str], ast.Call | None]:
         )
     names.insert(0, node.id)
     if call is not None:
-        for argument in [*call.args, *(keyword.value for keyword in call.keywords)]:
-            try:
-                ast.literal_eval(argument)
-            except ValueError:
-                raise CliError(
-                    f"the arguments in {expr!r} must be Python literals "
-                    "(strings, numbers, True/False/None, lists, dicts)",
-                    EXIT_LOAD,
-                ) from None
+        # Before literal_eval, which would reject them with a less precise message.
         if any(keyword.arg is None for keyword in call.keywords) or any(
             isinstance(argument, ast.Starred) for argument in call.args
         ):
             raise CliError(f"no *args or **kwargs in {expr!r}, only literals", EXIT_LOAD)
+        for argument in [*call.args, *(keyword.value for keyword in call.keywords)]:
+            _literal(argument, expr)
     return names, call
+
+
+def _literal(node: ast.expr, expr: str) -> Any:
+    """The value of one factory argument, or a clear :class:`CliError`."""
+    try:
+        return ast.literal_eval(node)
+    except _BAD_LITERAL:
+        # ValueError: not a literal; TypeError: an unhashable dict key or set item
+        # ({[1]: 2}); the rest: literals too big or too deeply nested to build.
+        raise CliError(
+            f"the arguments in {expr!r} must be Python literals "
+            "(strings, numbers, True/False/None, lists, dicts with hashable keys)",
+            EXIT_LOAD,
+        ) from None
+
+
+_BAD_LITERAL = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
 
 
 def _user_code_failed(what: str, exc: BaseException) -> CliError:
@@ -201,8 +233,8 @@ def load_app(target: str) -> Any:
                 EXIT_LOAD,
             ) from None
     if call is not None:
-        args = [ast.literal_eval(argument) for argument in call.args]
-        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in call.keywords}
+        args = [_literal(argument, expr) for argument in call.args]
+        kwargs = {str(k.arg): _literal(k.value, expr) for k in call.keywords}
         if not callable(obj):
             raise CliError(f"{'.'.join(names)} is not callable, so it is no factory", EXIT_LOAD)
         try:

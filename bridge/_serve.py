@@ -322,7 +322,13 @@ def _banner(options: Options, plan: Plan) -> None:
 
 
 class _RootPath:
-    """For WSGI servers without a root-path option: SCRIPT_NAME = the mount point."""
+    """For WSGI servers without a root-path option: SCRIPT_NAME = the mount point.
+
+    The mount point moves from PATH_INFO to SCRIPT_NAME only on a segment
+    boundary (``/app`` or ``/app/...``, never ``/apps``); a request outside the
+    mount gets 404 without reaching the app, as waitress's ``url_prefix`` does,
+    so that SCRIPT_NAME + PATH_INFO always rebuilds the URL that was asked for.
+    """
 
     def __init__(self, app: Any, root_path: str) -> None:
         self.app = app
@@ -330,9 +336,14 @@ class _RootPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == self.root_path or path.startswith(self.root_path + "/"):
-            environ["PATH_INFO"] = path[len(self.root_path) :]
-        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.root_path
+        root = self.root_path
+        if root and not (path == root or path.startswith(root + "/")):
+            body = b"Not Found: outside the --root-path this application is mounted at\n"
+            headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+            start_response("404 Not Found", headers)
+            return [body]
+        environ["PATH_INFO"] = path[len(root) :]
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + root
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
 

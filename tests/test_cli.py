@@ -127,7 +127,12 @@ def test_targets_attribute_paths_factories_and_files(app_module: Path) -> None:
         ("cli_apps", "has no 'app' or 'application': name the app as cli_apps:ATTR"),
         ("cli_apps:not_an_app", "not an app: 42 is not callable"),
         ("cli_apps:make_named(print)", "must be Python literals"),
-        ("cli_apps:make_named(*x)", "must be Python literals"),
+        ("cli_apps:make_named(*x)", "no *args or **kwargs in 'make_named(*x)'"),
+        ("cli_apps:make_named(*['x'])", "no *args or **kwargs"),  # a literal, still refused
+        ("cli_apps:make_named(**{'name': 'x'})", "no *args or **kwargs"),
+        ("cli_apps:make_named({[1]: 2})", "must be Python literals"),  # unhashable key
+        ("cli_apps:make_named({[1]})", "must be Python literals"),  # unhashable set item
+        ("cli_apps:make_named(name={(): {[]: 0}})", "must be Python literals"),
         ("cli_apps:1 + 2", "after the colon give an attribute"),
         ("cli_apps:broken_factory()", "calling broken_factory() raised RuntimeError"),
         ("broken_import:app", "importing 'broken_import' raised ModuleNotFoundError"),
@@ -142,6 +147,72 @@ def test_load_errors_are_clear_and_exit_1(
     err = capsys.readouterr().err
     assert message in err
     assert err.rstrip().splitlines()[-1].startswith("bridge: error: ")
+
+
+def test_a_file_named_like_an_imported_module_does_not_replace_it(
+    app_module: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http  # the standard library's, which bridge imports too
+
+    monkeypatch.setitem(sys.modules, "http", http)  # put back even if the loader broke it
+    for private in ("_bridge_app_http", "_bridge_app_http_2"):
+        monkeypatch.setitem(sys.modules, private, None)  # so both are removed afterwards
+        monkeypatch.delitem(sys.modules, private)
+    for folder in ("one", "two"):
+        (app_module / folder).mkdir()
+        (app_module / folder / "http.py").write_text(
+            f"def app(environ, start_response):\n    return [b{folder!r}]\n"
+        )
+    one = load_app("one/http.py:app")
+    assert sys.modules["http"] is http
+    assert one.__module__ == "_bridge_app_http"
+    assert one(None, None) == [b"one"]
+    two = load_app("two/http.py:app")  # another file of that name: another private name
+    assert two.__module__ == "_bridge_app_http_2"
+    assert two(None, None) == [b"two"]
+    monkeypatch.setattr("bridge._cli_load._cache", {})
+    assert load_app(str(app_module / "one" / "http.py") + ":app") is one  # reused, not rerun
+    import http.client  # still importable: the package is intact
+
+    assert sys.modules["http"] is http
+    assert http.client.HTTPConnection.__module__ == "http.client"
+
+
+def test_root_path_mounts_on_segment_boundaries_and_404s_outside() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append((environ["SCRIPT_NAME"], environ["PATH_INFO"]))
+        start_response("200 OK", [])
+        return [b"app"]
+
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        statuses.append(status)
+
+    mounted = serve_module._RootPath(app, "/app/")
+    for path, expected in [
+        ("/app", ("/app", "")),
+        ("/app/", ("/app", "/")),
+        ("/app/x/y", ("/app", "/x/y")),
+    ]:
+        seen.clear()
+        assert mounted({"PATH_INFO": path, "SCRIPT_NAME": ""}, start_response) == [b"app"]
+        assert seen == [expected]
+        assert "".join(expected) == path  # PEP 3333: SCRIPT_NAME + PATH_INFO is the path
+    seen.clear()
+    statuses.clear()
+    for path in ("/apps/x", "/apps", "/ap", "/", "", "/other/app"):
+        body = b"".join(mounted({"PATH_INFO": path, "SCRIPT_NAME": ""}, start_response))
+        assert b"Not Found" in body
+    assert statuses == ["404 Not Found"] * 6
+    assert seen == []  # the app never saw a request outside its mount
+    seen.clear()
+    assert serve_module._RootPath(app, "/app")(
+        {"PATH_INFO": "/app/x", "SCRIPT_NAME": "/outer"}, start_response
+    ) == [b"app"]
+    assert seen == [("/outer/app", "/x")]
 
 
 def test_inspect_reports_kind_and_wrapping(
