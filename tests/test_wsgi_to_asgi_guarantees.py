@@ -620,3 +620,30 @@ async def test_the_apps_own_oserror_propagates_and_is_not_taken_for_a_disconnect
         assert isinstance(raised.value, FileNotFoundError)
         assert client.status == 200 and client.body == b"first" and not client.complete
         assert closed.wait(TIMEOUT)
+
+
+async def test_an_unknown_receive_message_raises_from_the_read_and_the_call() -> None:
+    """A3.8: a message that is neither http.request nor http.disconnect is an error."""
+    seen: list[BaseException] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        try:
+            environ["wsgi.input"].read()
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+        start_response("200 OK", [])
+        return [b"never"]
+
+    client = Client(messages=[{"type": "http.mystery"}])
+    with pytest.raises(RuntimeError, match=r"http\.mystery"):
+        await serve_unchecked(
+            WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"3")]
+        )
+    with anyio.fail_after(TIMEOUT):  # the worker thread may report just after the call ends
+        while not seen:
+            await anyio.sleep(0.01)
+    # The read raised the same error (it never looked like EOF).
+    assert len(seen) == 1 and isinstance(seen[0], RuntimeError)
+    assert "http.mystery" in str(seen[0])
+    assert client.sent == []
