@@ -266,32 +266,19 @@ class Channel(Generic[T]):
     # -- consumer, blocking -----------------------------------------------
     def get(self, timeout: float | None = None) -> T:
         """Take the next item, blocking while the channel is empty."""
-        while True:
-            with self._lock:
-                if self._items:
-                    item = self._items.popleft()
-                    wake = self._wake_producer_locked()
-                    break
-                if self._error is not None:
-                    self._raise_closed()
-                waiter = self._t_consumer = threading.Lock()
-                waiter.acquire()
-            if not waiter.acquire(timeout=-1 if timeout is None else timeout):
-                with self._lock:
-                    if self._t_consumer is waiter:
-                        self._t_consumer = None
-                raise TimeoutError("timed out waiting for the other side of the bridge")
-        if wake is not None:
-            wake()
-        return item
+        return self._pop(timeout, acknowledge=False)
 
     def take(self, timeout: float | None = None) -> T:
         """``get()`` and ``task_done()`` in one step: one lock, at most one wake-up."""
+        return self._pop(timeout, acknowledge=True)
+
+    def _pop(self, timeout: float | None, *, acknowledge: bool) -> T:
         while True:
             with self._lock:
                 if self._items:
                     item = self._items.popleft()
-                    self._unfinished -= 1
+                    if acknowledge:
+                        self._unfinished -= 1
                     wake = self._wake_producer_locked()
                     break
                 if self._error is not None:
