@@ -14,17 +14,9 @@ only the framework and bridge it serves. Every app answers ``GET /`` with the
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-
-def _bridge() -> Any:
-    """The bridge package; ``BENCH_BRIDGE=name`` measures a saved copy instead (A/B runs)."""
-    import importlib
-    import os
-
-    return importlib.import_module(os.environ.get("BENCH_BRIDGE", "bridge"))
-
+from benchmarks.peers import wrap_asgi, wrap_wsgi
 
 HELLO = b"Hello, world!"
 
@@ -76,39 +68,6 @@ def _starlette() -> Any:
     return Starlette(routes=[Route("/", hello)])
 
 
-def _wsgi_to_asgi(name: str, wsgi_app: Any) -> Any:
-    warnings.simplefilter("ignore")
-    if name == "bridge":
-        WsgiToAsgi = _bridge().WsgiToAsgi
-
-        return WsgiToAsgi(wsgi_app)
-    if name == "a2wsgi":
-        from a2wsgi import WSGIMiddleware
-
-        return WSGIMiddleware(wsgi_app)
-    if name == "asgiref":
-        from asgiref.wsgi import WsgiToAsgi as Asgiref
-
-        return Asgiref(wsgi_app)
-    if name == "uvicorn":
-        from uvicorn.middleware.wsgi import WSGIMiddleware as Uvicorn
-
-        return Uvicorn(wsgi_app)
-    raise AttributeError(name)
-
-
-def _asgi_to_wsgi(name: str, asgi_app: Any) -> Any:
-    if name == "bridge":
-        AsgiToWsgi = _bridge().AsgiToWsgi
-
-        return AsgiToWsgi(asgi_app)
-    if name == "a2wsgi":
-        from a2wsgi import ASGIMiddleware
-
-        return ASGIMiddleware(asgi_app)
-    raise AttributeError(name)
-
-
 _cache: dict[str, Any] = {}
 
 
@@ -121,9 +80,9 @@ def __getattr__(name: str) -> Any:
     elif framework == "flask" and bridge == "wsgi":
         app = _flask()
     elif framework == "flask" and bridge:
-        app = _wsgi_to_asgi(bridge, _flask())
+        app = wrap_wsgi(bridge, _flask())
     elif framework == "starlette" and bridge:
-        app = _asgi_to_wsgi(bridge, _starlette())
+        app = wrap_asgi(bridge, _starlette())
     else:
         raise AttributeError(name)
     _cache[name] = app

@@ -35,13 +35,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-
-def _bridge() -> Any:
-    """The bridge package; ``BENCH_BRIDGE=name`` measures a saved copy instead (A/B runs)."""
-    import importlib
-    import os
-
-    return importlib.import_module(os.environ.get("BENCH_BRIDGE", "bridge"))
+if __package__:
+    from .peers import wrap_asgi, wrap_wsgi
+else:  # run as a script: python benchmarks/overhead.py
+    from peers import wrap_asgi, wrap_wsgi
 
 
 SCOPE = {
@@ -94,32 +91,8 @@ async def hello_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def wsgi_to_asgi_app(name: str) -> Any:
-    if name == "bridge":
-        WsgiToAsgi = _bridge().WsgiToAsgi
-
-        return WsgiToAsgi(hello_wsgi)
-    if name == "a2wsgi":
-        from a2wsgi import WSGIMiddleware
-
-        return WSGIMiddleware(hello_wsgi)
-    if name == "asgiref":
-        from asgiref.wsgi import WsgiToAsgi as AsgirefWsgiToAsgi
-
-        return AsgirefWsgiToAsgi(hello_wsgi)
-    if name == "uvicorn":
-        import warnings
-
-        warnings.simplefilter("ignore")
-        from uvicorn.middleware.wsgi import WSGIMiddleware as UvicornWSGIMiddleware
-
-        return UvicornWSGIMiddleware(hello_wsgi)
-    if name == "starlette":
-        import warnings
-
-        warnings.simplefilter("ignore")  # deprecated in Starlette 1.x, still shipped
-        from starlette.middleware.wsgi import WSGIMiddleware as StarletteWSGIMiddleware
-
-        return StarletteWSGIMiddleware(hello_wsgi)
+    if name != "floor":
+        return wrap_wsgi(name, hello_wsgi)
     executor = ThreadPoolExecutor(10)
 
     async def floor(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -163,14 +136,8 @@ async def drive_asgi(app: Any, requests: int, concurrency: int, seconds: float) 
 
 
 def asgi_to_wsgi_app(name: str) -> Any:
-    if name == "bridge":
-        AsgiToWsgi = _bridge().AsgiToWsgi
-
-        return AsgiToWsgi(hello_asgi)
-    if name == "a2wsgi":
-        from a2wsgi import ASGIMiddleware
-
-        return ASGIMiddleware(hello_asgi)
+    if name != "floor":
+        return wrap_asgi(name, hello_asgi)
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
 

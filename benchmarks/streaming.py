@@ -30,14 +30,7 @@ import os
 import time
 from typing import Any
 
-
-def _bridge() -> Any:
-    """The bridge package; ``BENCH_BRIDGE=name`` measures a saved copy instead (A/B runs)."""
-    import importlib
-    import os
-
-    return importlib.import_module(os.environ.get("BENCH_BRIDGE", "bridge"))
-
+from benchmarks.peers import wrap_asgi, wrap_wsgi
 
 CHUNK = 65536
 W2A = {"download": ["bridge", "a2wsgi", "asgiref", "uvicorn"], "upload": ["bridge", "a2wsgi"]}
@@ -60,40 +53,13 @@ def peak_rss_kib() -> int:
 
 
 def _w2a_app(name: str, wsgi_app: Any) -> Any:
-    import warnings
-
-    warnings.simplefilter("ignore")
-    if name == "bridge":
-        WsgiToAsgi = _bridge().WsgiToAsgi
-
-        return WsgiToAsgi(wsgi_app)
-    if name == "a2wsgi":
-        from a2wsgi import WSGIMiddleware
-
-        return WSGIMiddleware(wsgi_app)
-    if name == "asgiref":
-        from asgiref.wsgi import WsgiToAsgi as Asgiref
-
-        return Asgiref(wsgi_app)
-    if name == "uvicorn":
-        from uvicorn.middleware.wsgi import WSGIMiddleware as Uvicorn
-
-        return Uvicorn(wsgi_app)
-    raise ValueError(f"unknown implementation {name!r}")
+    return wrap_wsgi(name, wsgi_app)
 
 
 def _a2w_app(name: str, asgi_app: Any) -> Any:
-    if name == "bridge":
-        AsgiToWsgi = _bridge().AsgiToWsgi
-
-        return AsgiToWsgi(asgi_app)
     if name == "bridge-256k":
-        return _bridge().AsgiToWsgi(asgi_app, chunk_size=4 * CHUNK)
-    if name == "a2wsgi":
-        from a2wsgi import ASGIMiddleware
-
-        return ASGIMiddleware(asgi_app)
-    raise ValueError(f"unknown implementation {name!r}")
+        return wrap_asgi("bridge", asgi_app, chunk_size=4 * CHUNK)
+    return wrap_asgi(name, asgi_app)
 
 
 def _scope(method: str, size: int) -> dict[str, Any]:
