@@ -65,6 +65,8 @@ from ._scope import build_scope, request_body_length
 logger = logging.getLogger("bridge")
 # After the shutdown deadline: how long each remaining cleanup step may still take.
 _CLEANUP_GRACE = 1.0
+# How often a WSGI thread waiting for the app checks that the loop still runs.
+_LOOP_CHECK_INTERVAL = 2.0
 
 Message = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -371,10 +373,21 @@ class _AsgiCall:
 
     # -- thread side -------------------------------------------------------
     def next_event(self) -> Any:
-        """The next response event, serving body demands in between."""
+        """The next response event, serving body demands in between.
+
+        The wait wakes every ``_LOOP_CHECK_INTERVAL`` seconds to check that the
+        loop still runs: a request whose task never got a step (it raced
+        ``close()`` into the loop's last iteration) would otherwise wait forever.
+        """
         out = self.out
+        loop = self.runtime.loop
         while True:
-            event = out.take()
+            try:
+                event = out.take(_LOOP_CHECK_INTERVAL)
+            except TimeoutError:
+                if loop.is_running():
+                    continue
+                return ("done", RuntimeError("the bridge's event loop stopped mid-request"))
             if event is _DEMAND:
                 if self._feed_body():
                     return _TOO_LARGE

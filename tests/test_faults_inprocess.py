@@ -186,6 +186,53 @@ def test_close_shares_one_deadline_between_lifespan_shutdown_and_in_flight_reque
     assert isinstance(answer, Result) and answer.status == "500 Internal Server Error"
 
 
+def test_a_request_racing_close_into_the_loops_last_step_is_answered(
+    make_adapter: Callable[..., AsgiToWsgi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its task is created in the loop's last iteration and never runs: still no hang.
+
+    The interleaving is forced: the request is held inside the adapter (in
+    build_scope) until close() asks the loop to stop, and the loop is then held
+    until the request has handed its start callback to the loop.
+    """
+    import bridge._asgi_to_wsgi as a2w
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    in_call, go, handed_over = threading.Event(), threading.Event(), threading.Event()
+    real_build_scope = a2w.build_scope
+
+    def held_build_scope(*args: Any, **kwargs: Any) -> Any:
+        in_call.set()
+        go.wait(TIMEOUT)
+        return real_build_scope(*args, **kwargs)
+
+    monkeypatch.setattr(a2w, "build_scope", held_build_scope)
+    adapter = make_adapter(app, lifespan="off", shutdown_timeout=1)
+    loop = adapter._get_runtime().loop
+    real_call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def call_soon_threadsafe(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        if callback == loop.stop:  # close() is stopping the loop: let the request in now
+            real_call_soon_threadsafe(lambda: (go.set(), handed_over.wait(TIMEOUT)))
+        handle = real_call_soon_threadsafe(callback, *args, **kwargs)
+        if getattr(callback, "__name__", "") == "start":
+            handed_over.set()
+        return handle
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", call_soon_threadsafe)
+    threads, results = run_requests(adapter, ["/"])
+    assert in_call.wait(TIMEOUT)
+    adapter.close()
+    assert handed_over.is_set(), "the interleaving was not forced"
+    threads[0].join(TIMEOUT)
+    assert not threads[0].is_alive(), "the WSGI thread waits on a loop that is gone"
+    answer = results["/"]
+    assert isinstance(answer, Result) and answer.status == "500 Internal Server Error"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, 3.12+
 def test_fork_during_an_in_flight_stream_leaves_the_parent_untouched(
