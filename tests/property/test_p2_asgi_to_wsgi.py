@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from wsgiref.validate import validator
 import pytest
 from asgi_validator import AsgiValidator, validating_app
 from drivers import (
+    PartsInput,
     body_of,
     drive_asgi,
     environ_for,
@@ -113,22 +113,6 @@ async def direct(app: Any, body_parts: list[bytes]) -> tuple[int, list[Any], byt
     return sent[0]["status"], sent[0]["headers"], b"".join(m["body"] for m in sent[1:])
 
 
-class ChunkedInput(io.RawIOBase):
-    """A wsgi.input that hands out the body in the drawn pieces."""
-
-    def __init__(self, parts: list[bytes]) -> None:
-        self.parts = [p for p in parts if p]
-
-    def read(self, size: int | None = -1) -> bytes:
-        if not self.parts:
-            return b""
-        part = self.parts[0]
-        if size is not None and 0 <= size < len(part):
-            self.parts[0] = part[size:]
-            return part[:size]
-        return self.parts.pop(0)
-
-
 @pytest.fixture(scope="module")
 def adapter_pair() -> Iterator[dict[int, AsgiToWsgi]]:
     cache: dict[int, AsgiToWsgi] = {}
@@ -157,7 +141,7 @@ def test_p2_same_status_headers_and_body(r: Response, body_parts: list[bytes]) -
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
         "CONTENT_LENGTH": str(total),
-        "wsgi.input": ChunkedInput(body_parts),
+        "wsgi.input": PartsInput(body_parts),
         "wsgi.errors": sys.stderr,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",

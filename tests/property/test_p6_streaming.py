@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import io
 import random
 from collections import deque
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ import anyio
 import pytest
 from asgi_scope import http_scope
 from asgi_validator import AsgiValidator, validating_app
-from drivers import PROPERTY_TIMEOUT
+from drivers import PROPERTY_TIMEOUT, PartsInput
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 from strategies import Reader, read_body, readers, split, split_points
@@ -195,26 +194,6 @@ def test_p6_wsgi_to_asgi_streams_every_byte_within_the_bound(
 
 
 # -- AsgiToWsgi ------------------------------------------------------------------------
-
-
-class PartsInput(io.RawIOBase):
-    """``wsgi.input`` over pieces: each read returns at most the rest of one piece."""
-
-    def __init__(self, parts: list[bytes]) -> None:
-        super().__init__()
-        self.parts = [p for p in parts if p]
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        if not self.parts:
-            return b""
-        part = self.parts[0]
-        if size is not None and 0 <= size < len(part):
-            self.parts[0] = part[size:]
-            return part[:size]
-        return self.parts.pop(0)
 
 
 CURRENT: dict[str, Any] = {}
