@@ -57,7 +57,8 @@ from ._limits import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_RESPONSE_HEADER_BYTES,
-    body_too_large,
+    body_grew_too_large,
+    check_declared_length,
     check_limits,
 )
 from ._scope import build_scope, request_body_length
@@ -448,8 +449,9 @@ class _AsgiCall:
             # handed http.disconnect, is told the response is over.
             self.close_from_server(False)
             limit = self.adapter.max_body_size
-            text = f"request body is larger than the limit of {limit} bytes\n"
-            return _plain(start_response, status_line(413), text.encode())
+            assert limit is not None  # "too_large" comes only from a limited body
+            refusal = body_grew_too_large(limit)
+            return _plain(start_response, status_line(413), f"{refusal}\n".encode())
         if kind == "body":
             _, chunk, more = event
             start_response(status_line(self.status), self.headers)
@@ -714,9 +716,7 @@ class AsgiToWsgi:
         lifespan = runtime.lifespan
         try:
             length = request_body_length(environ)
-            max_body = self.max_body_size
-            if max_body is not None and length is not None and length > max_body:
-                raise body_too_large(length, max_body)
+            check_declared_length(length, self.max_body_size)
             scope = build_scope(
                 environ,
                 state=dict(lifespan.state) if lifespan.supported else None,

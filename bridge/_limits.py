@@ -69,10 +69,12 @@ def target_too_long(size: int, limit: int) -> RequestRejected:
     return RequestRejected(414, f"request target of {size} bytes: more than {limit}")
 
 
-def body_too_large(length: int, limit: int) -> RequestRejected:
-    return RequestRejected(
-        413, f"request body of {length} bytes is larger than the limit of {limit}"
-    )
+def check_declared_length(length: int | None, limit: int | None) -> None:
+    """Refuse (413) a declared body length over ``max_body_size`` before the app runs."""
+    if limit is not None and length is not None and length > limit:
+        raise RequestRejected(
+            413, f"request body of {length} bytes is larger than the limit of {limit}"
+        )
 
 
 def body_grew_too_large(limit: int) -> RequestBodyTooLarge:

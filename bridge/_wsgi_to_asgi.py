@@ -58,7 +58,7 @@ from ._limits import (
     DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_RESPONSE_HEADER_BYTES,
     body_grew_too_large,
-    body_too_large,
+    check_declared_length,
     check_limits,
 )
 from ._wsgi_input import RequestBody
@@ -654,16 +654,13 @@ class WsgiToAsgi:
                 max_header_count=self.max_header_count,
                 max_header_bytes=self.max_header_bytes,
             )
+            length_text = environ.get("CONTENT_LENGTH")
+            length = int(length_text) if length_text is not None else None
+            check_declared_length(length, self.max_body_size)
         except RequestRejected as rejected:
             await _send_plain(send, rejected.status, rejected.reason + "\n")
             return
-        length_text = environ.get("CONTENT_LENGTH")
-        length = int(length_text) if length_text is not None else None
         max_body = self.max_body_size
-        if max_body is not None and length is not None and length > max_body:
-            refusal = body_too_large(length, max_body)
-            await _send_plain(send, refusal.status, refusal.reason + "\n")
-            return
         handle = LoopHandle()
         out: Channel[Any] = Channel(handle, self.send_queue_size)
         call = _WsgiCall(self.app, environ, out, self.max_response_header_bytes)
