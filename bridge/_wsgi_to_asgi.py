@@ -362,29 +362,16 @@ class _WsgiCall:
             # The loop side closed `out` (client gone, task cancelled) or the
             # upload was cut off. Report it; a closed channel just refuses it.
             final = None
-            try:
-                out.put_nowait(_Failure(ClientDisconnected("client disconnected")))
-            except BaseException:
-                pass
-        except RequestBodyTooLarge as exc:
-            # max_body_size crossed and the app let the read error through:
-            # 413 if nothing was sent yet, else the response is cut off.
-            if self.headers_sent:
-                logger.error("request body over the limit after the response began: %s", exc)
-                final = None
-                try:
-                    out.put_nowait(_Failure(exc))
-                except BaseException:
-                    pass
-            else:
-                final = _plain_messages(413, str(exc) + "\n")
-            del exc
+            self._report(ClientDisconnected("client disconnected"))
         except BaseException as exc:
             final = None
-            try:
-                out.put_nowait(_Failure(exc))
-            except BaseException:
-                pass
+            if isinstance(exc, RequestBodyTooLarge) and not self.headers_sent:
+                # max_body_size crossed, the app let the read error through and
+                # nothing was sent yet: 413. After the headers it is like any
+                # other app error: reported, so the response is cut off.
+                final = _plain_messages(413, f"{exc}\n")
+            else:
+                self._report(exc)
             del exc
         finally:
             if body_channel is not None:
@@ -394,6 +381,13 @@ class _WsgiCall:
                 out.put_many((final,))
             except BaseException:
                 pass
+
+    def _report(self, error: BaseException) -> None:
+        """Hand ``error`` to the loop side; a closed channel just refuses it."""
+        try:
+            self.out.put_nowait(_Failure(error))
+        except BaseException:
+            pass
 
     def _call_app(self) -> list[Message]:
         iterable = self.app(self.environ, self.start_response)
