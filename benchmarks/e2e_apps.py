@@ -9,7 +9,12 @@ only the framework and bridge it serves. Every app answers ``GET /`` with the
 * ``starlette_<bridge>``: a Starlette hello through an ASGI->WSGI bridge (for
   gunicorn gthread and waitress); ``plain_wsgi``: a hand-written WSGI hello;
   ``hop_wsgi``: the same hello plus one ``run_coroutine_threadsafe`` round
-  trip to a background event loop, the floor of any ASGI->WSGI bridge.
+  trip to a background event loop, the floor of any ASGI->WSGI bridge;
+  ``starlette_thread_loop``: the Starlette hello run on an event loop of each
+  WSGI thread's own, inside that thread: no hop at all. Not a usable bridge
+  (each thread's requests see a different loop from the lifespan's, which
+  breaks loop-bound state such as connection pools made at startup); it
+  measures what Starlette itself costs on that server.
 """
 
 from __future__ import annotations
@@ -42,6 +47,38 @@ def _hop_wsgi() -> Any:
         return [body]
 
     return hop_wsgi
+
+
+def _starlette_thread_loop() -> Any:
+    import asyncio
+    import threading
+
+    from bridge._http import status_line
+    from bridge._scope import build_scope
+
+    app = _starlette()
+    local = threading.local()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    def starlette_thread_loop(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        loop = getattr(local, "loop", None)
+        if loop is None:
+            loop = local.loop = asyncio.new_event_loop()
+        messages: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        scope = build_scope(environ, state=None, extensions={})
+        loop.run_until_complete(app(scope, receive, send))
+        start, *bodies = messages
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
+        start_response(status_line(start["status"]), headers)
+        return [b"".join(m.get("body", b"") for m in bodies)]
+
+    return starlette_thread_loop
 
 
 def _flask() -> Any:
@@ -77,6 +114,8 @@ def __getattr__(name: str) -> Any:
     framework, _, bridge = name.partition("_")
     if name == "hop_wsgi":
         app = _hop_wsgi()
+    elif name == "starlette_thread_loop":
+        app = _starlette_thread_loop()
     elif framework == "flask" and bridge == "wsgi":
         app = _flask()
     elif framework == "flask" and bridge:

@@ -8,6 +8,14 @@ from typing import Any
 LABELS = {"w2a": "WSGI→ASGI", "a2w": "ASGI→WSGI"}
 
 
+# Issue 5's end-to-end targets: (group, the row the bridge is compared with, least ratio).
+TARGET_E2E = (
+    ("Flask on uvicorn", "uvicorn", 1.0),
+    ("Flask on uvicorn", "gunicorn sync (native)", 1.0),
+    ("Starlette on gunicorn gthread", "plain WSGI", 0.7),
+    ("Starlette on waitress", "plain WSGI", 0.6),
+)
+
 def _label(key: str) -> str:
     direction, _, rest = key.partition(" ")
     return f"{LABELS.get(direction, direction)} {rest}"
@@ -37,13 +45,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 False,
             )
     e2e = summary.get("e2e", {})
-    checks = [
-        ("Flask on uvicorn", "uvicorn", 1.0),
-        ("Flask on uvicorn", "gunicorn sync (native)", 1.0),
-        ("Starlette on gunicorn gthread", "plain WSGI", 0.7),
-        ("Starlette on waitress", "plain WSGI", 0.6),
-    ]
-    for group, other, limit in checks:
+    for group, other, limit in TARGET_E2E:
         by_name = e2e.get(group, {})
         if "bridge" in by_name and other in by_name and by_name[other]["requests_per_s"] > 0:
             ratio = by_name["bridge"]["requests_per_s"] / by_name[other]["requests_per_s"]
@@ -52,6 +54,38 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         if "RSS" in item["target"]:
             item["target"] = item["target"].replace(" < ≤", " <")
     return found
+
+
+# The Starlette end-to-end target as a cost budget: the server runs on one CPU,
+# so 10^6 / (requests/s) is the CPU time of one request in µs.
+_BUDGET_ROWS = ("plain WSGI", "one-hop floor", "Starlette, no hop", "bridge")
+
+
+def _starlette_budget(e2e: dict[str, Any]) -> list[str]:
+    targets = {group: ratio for group, _, ratio in TARGET_E2E if group.startswith("Starlette")}
+    rows = []
+    for group, target in targets.items():
+        by_name = e2e.get(group, {})
+        if not all(by_name.get(name, {}).get("requests_per_s") for name in _BUDGET_ROWS):
+            continue
+        plain, floor, no_hop, bridge = (1e6 / by_name[n]["requests_per_s"] for n in _BUDGET_ROWS)
+        rows.append(
+            f"| {group} | {plain:.0f} | {floor - plain:.0f} | {no_hop - plain:.0f} "
+            f"| {floor + no_hop - 2 * plain:.0f} | {bridge - plain:.0f} "
+            f"| {plain / target - plain:.0f} |"
+        )
+    if not rows:
+        return []
+    return [
+        "Where a Starlette request's time goes (µs of the server's one CPU, 10⁶ / requests/s; "
+        "each column after the first is the extra over the plain WSGI hello):",
+        "",
+        "| server | plain WSGI hello | one hop | Starlette, no hop | hop + Starlette "
+        "| bridge | the target allows |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -126,6 +160,7 @@ def markdown(result: dict[str, Any]) -> str:
             "Starlette rows against the plain WSGI hello on the same server.",
             "",
         ]
+        lines += _starlette_budget(result["e2e"])
     if result.get("targets"):
         lines += ["Targets (issue 5):", "", "| target | measured | met |", "|---|---|---|"]
         for item in result["targets"]:

@@ -34,9 +34,9 @@ from benchmarks.peers import wrap_asgi, wrap_wsgi
 
 CHUNK = 65536
 W2A = {"download": ["bridge", "a2wsgi", "asgiref", "uvicorn"], "upload": ["bridge", "a2wsgi"]}
-A2W = {"download": ["bridge", "a2wsgi"], "upload": ["bridge", "a2wsgi", "bridge-256k"]}
-# "bridge-256k" is AsgiToWsgi(chunk_size=262144): four times fewer loop round
-# trips per byte read from wsgi.input than the default (and a2wsgi's) 64 KiB.
+A2W = {"download": ["bridge", "a2wsgi"], "upload": ["bridge", "a2wsgi", "bridge-64k"]}
+# "bridge-64k" is AsgiToWsgi(chunk_size=65536), a2wsgi's read size: four times
+# as many loop round trips per byte read from wsgi.input as the default 256 KiB.
 # asgiref and uvicorn's middleware read the whole request body before calling
 # the WSGI app (asgiref spools it to a temporary file, uvicorn keeps it in
 # memory), so they are not streaming uploads and are left out of "upload".
@@ -57,8 +57,8 @@ def _w2a_app(name: str, wsgi_app: Any) -> Any:
 
 
 def _a2w_app(name: str, asgi_app: Any) -> Any:
-    if name == "bridge-256k":
-        return wrap_asgi("bridge", asgi_app, chunk_size=4 * CHUNK)
+    if name == "bridge-64k":
+        return wrap_asgi("bridge", asgi_app, chunk_size=CHUNK)
     return wrap_asgi(name, asgi_app)
 
 

@@ -279,7 +279,14 @@ class Channel(Generic[T]):
                     item = self._items.popleft()
                     if acknowledge:
                         self._unfinished -= 1
-                    wake = self._wake_producer_locked()
+                    # Wake a producer only for what it can wait on: room (put)
+                    # or nothing unacknowledged (join). A wake that the waiter
+                    # would answer by waiting again costs a loop round trip.
+                    wake = (
+                        self._wake_producer_locked()
+                        if self._unfinished == 0 or len(self._items) < self.capacity
+                        else None
+                    )
                     break
                 if self._error is not None:
                     self._raise_closed()
@@ -315,16 +322,24 @@ class Channel(Generic[T]):
         return item
 
     # -- producer, async --------------------------------------------------
-    def put_nowait(self, item: T) -> None:
-        """Queue an item without waiting (ignores the bound: for control items)."""
+    def put_nowait(self, item: T) -> bool:
+        """Queue an item without waiting (ignores the bound: for control items).
+
+        Returns True when the consumer was already waiting for an item, so this
+        one goes straight to it: it is as good as taken.
+        """
         with self._lock:
             if self._error is not None:
                 self._raise_closed()
             self._items.append(item)
             self._unfinished += 1
+            # A consumer waits only on an empty channel: this item is the one
+            # it gets.
             wake = self._wake_consumer_locked()
-        if wake is not None:
-            wake()
+        if wake is None:
+            return False
+        wake()
+        return True
 
     async def aput(self, item: T) -> None:
         while True:

@@ -609,3 +609,60 @@ async def test_take_raises_once_closed_and_drained() -> None:
     assert channel.take(timeout=WAIT) == 1
     with pytest.raises(ClientDisconnected):
         channel.take(timeout=WAIT)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` on the loop, bounded by ``WAIT``."""
+    with anyio.fail_after(WAIT):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
+@pytest.mark.anyio
+async def test_put_nowait_says_whether_a_waiting_consumer_took_the_item() -> None:
+    """True only when the consumer was already blocked on an empty channel."""
+    channel: Channel[int] = Channel(LoopHandle(), 1)
+    taken: list[int] = []
+
+    def consume_one() -> None:
+        taken.append(channel.take(timeout=WAIT))
+
+    # Nobody waiting: the item is queued, not handed over.
+    assert channel.put_nowait(1) is False
+    assert channel.take(timeout=WAIT) == 1
+
+    thread = start_thread(consume_one)
+    await _until(lambda: channel._t_consumer is not None)  # the thread blocks in take()
+    assert channel.put_nowait(2) is True
+    await join_thread(thread)
+    assert taken == [2]
+
+
+@pytest.mark.anyio
+async def test_taking_one_of_two_unacknowledged_items_does_not_wake_a_joining_producer() -> None:
+    """A producer in ``ajoin`` is woken once, when nothing is left unacknowledged.
+
+    Waking it after the first of two items would only make it wait again: one
+    wasted loop round trip per item on the stream hot path.
+    """
+    channel: Channel[int] = Channel(LoopHandle(), 1)
+    wakes = count_wakes(channel._handle)
+    channel.put_nowait(1)
+    channel.put_nowait(2)  # over capacity on purpose: put_nowait ignores the bound
+    joined = False
+
+    async def join() -> None:
+        nonlocal joined
+        await channel.ajoin()
+        joined = True
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(join)
+        await _until(lambda: channel._a_producer is not None)
+        got = await anyio.to_thread.run_sync(channel.take, WAIT)
+        assert got == 1
+        assert wakes == [] and not joined
+        got = await anyio.to_thread.run_sync(channel.take, WAIT)
+        assert got == 2
+        await _until(lambda: joined)
+    assert len(wakes) == 1

@@ -22,7 +22,7 @@ from bridge import AsgiToWsgi, WsgiToAsgi
 
 CHUNK = 65536
 TOTAL = 256 * 1024 * 1024
-BLOCK = b"\xab" * CHUNK
+BLOCK = b"\xab" * (4 * CHUNK)  # AsgiToWsgi reads up to 256 KiB at a time
 PEAK_LIMIT = 4 * 1024 * 1024  # a few chunks of slack; the body is 64x larger
 
 

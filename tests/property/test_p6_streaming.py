@@ -16,9 +16,11 @@
     chunk (plus the start message), so at most ``send_queue_size`` x the
     largest chunk bytes; ``body``: at most 4 chunks (``_BODY_READ_AHEAD``), each
     at most one ``http.request`` body.
-  - AsgiToWsgi ``out``: at most one body chunk and one control item (``send``
-    with ``more_body`` waits until the WSGI server took it); ``body``: one read
-    of at most ``chunk_size`` bytes.
+  - AsgiToWsgi ``out``: at most two body chunks and one control item. ``send``
+    with ``more_body`` returns once the WSGI server took the chunk; a chunk
+    handed to a server already waiting in ``next()`` counts as taken, so it may
+    still sit in the queue, unpopped by the woken thread, while the app's next
+    chunk waits behind it. ``body``: one read of at most ``chunk_size`` bytes.
 """
 
 from __future__ import annotations
@@ -282,8 +284,8 @@ def test_p6_asgi_to_wsgi_streams_every_byte_within_the_bound(
     assert len(body_channels) == (0 if with_length and not body else 1)
     largest = max((len(p) for p in response_parts), default=0)
     event(f"AsgiToWsgi out held {measured(out).max_items} item(s) at most")
-    assert measured(out).max_items <= 2
-    assert measured(out).max_bytes <= largest
+    assert measured(out).max_items <= 3
+    assert measured(out).max_bytes <= 2 * largest
     for body_channel in body_channels:
         assert measured(body_channel).max_items <= 1
         assert measured(body_channel).max_bytes <= chunk_size
