@@ -150,6 +150,11 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
             }
             for group, by_name in raw["e2e"].items()
         }
+    if "starlette_alone_us" in raw:
+        summary["starlette_alone_us"] = {
+            "median": statistics.median(raw["starlette_alone_us"]),
+            "rounds": raw["starlette_alone_us"],
+        }
     summary["targets"] = report.targets(summary)
     return summary
 
@@ -211,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         loadgen = "wrk" if wrk else "python"
         only = set(args.e2e_only.split(",")) if args.e2e_only else None
         raw["e2e"] = e2e.run(e2e_rounds, duration, wrk, only, log)
+        log("Starlette on its own, in-process")
+        raw["starlette_alone_us"] = e2e.starlette_alone(rounds, requests)
     result = summarise(raw)
     result["meta"] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

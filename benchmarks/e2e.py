@@ -87,14 +87,12 @@ CONFIGS: dict[str, list[tuple[str, list[str]]]] = {
         ("a2wsgi", _gunicorn("gthread", "starlette_a2wsgi")),
         ("plain WSGI", _gunicorn("gthread", "plain_wsgi")),
         ("one-hop floor", _gunicorn("gthread", "hop_wsgi")),
-        ("Starlette, no hop", _gunicorn("gthread", "starlette_thread_loop")),
     ],
     "Starlette on waitress": [
         ("bridge", _waitress("starlette_bridge")),
         ("a2wsgi", _waitress("starlette_a2wsgi")),
         ("plain WSGI", _waitress("plain_wsgi")),
         ("one-hop floor", _waitress("hop_wsgi")),
-        ("Starlette, no hop", _waitress("starlette_thread_loop")),
     ],
 }
 
@@ -262,6 +260,27 @@ class _Server:
     def stop(self) -> None:
         _stop(self.proc)
         self._log.close()
+
+
+def starlette_alone(rounds: int, requests: int = 20000) -> list[float]:
+    """µs per Starlette hello awaited directly, no server, no bridge.
+
+    One fresh process per round, pinned to the servers' CPU.
+    """
+    code = f"from benchmarks.e2e_apps import starlette_cost_us as f; print(f({requests}))"
+    values = []
+    for _ in range(rounds):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+            cwd=ROOT,
+            preexec_fn=_pin(SERVER_CPU),
+        )
+        values.append(float(out.stdout.strip()))
+    return values
 
 
 def run(

@@ -10,11 +10,9 @@ only the framework and bridge it serves. Every app answers ``GET /`` with the
   gunicorn gthread and waitress); ``plain_wsgi``: a hand-written WSGI hello;
   ``hop_wsgi``: the same hello plus one ``run_coroutine_threadsafe`` round
   trip to a background event loop, the floor of any ASGI->WSGI bridge;
-  ``starlette_thread_loop``: the Starlette hello run on an event loop of each
-  WSGI thread's own, inside that thread: no hop at all. Not a usable bridge
-  (each thread's requests see a different loop from the lifespan's, which
-  breaks loop-bound state such as connection pools made at startup); it
-  measures what Starlette itself costs on that server.
+:func:`starlette_cost_us` measures the Starlette hello on its own, awaited directly
+on an event loop with no server and no bridge: the share of an end-to-end request
+that is Starlette's (the runner reports it next to the end-to-end table).
 """
 
 from __future__ import annotations
@@ -49,36 +47,43 @@ def _hop_wsgi() -> Any:
     return hop_wsgi
 
 
-def _starlette_thread_loop() -> Any:
+def starlette_cost_us(requests: int = 20000) -> float:
+    """µs per Starlette hello awaited directly (scope built as the bridge builds it)."""
     import asyncio
-    import threading
+    import io
+    import time
 
-    from bridge._http import status_line
     from bridge._scope import build_scope
 
     app = _starlette()
-    local = threading.local()
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    def starlette_thread_loop(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        loop = getattr(local, "loop", None)
-        if loop is None:
-            loop = local.loop = asyncio.new_event_loop()
-        messages: list[dict[str, Any]] = []
+    async def send(message: dict[str, Any]) -> None:
+        return None
 
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
+    async def run() -> float:
+        for _ in range(requests // 10):  # warm-up
+            await app(build_scope(environ, state=None, extensions={}), receive, send)
+        start = time.perf_counter()
+        for _ in range(requests):
+            await app(build_scope(environ, state=None, extensions={}), receive, send)
+        return (time.perf_counter() - start) / requests * 1e6
 
-        scope = build_scope(environ, state=None, extensions={})
-        loop.run_until_complete(app(scope, receive, send))
-        start, *bodies = messages
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
-        start_response(status_line(start["status"]), headers)
-        return [b"".join(m.get("body", b"") for m in bodies)]
-
-    return starlette_thread_loop
+    return asyncio.run(run())
 
 
 def _flask() -> Any:
@@ -114,8 +119,6 @@ def __getattr__(name: str) -> Any:
     framework, _, bridge = name.partition("_")
     if name == "hop_wsgi":
         app = _hop_wsgi()
-    elif name == "starlette_thread_loop":
-        app = _starlette_thread_loop()
     elif framework == "flask" and bridge == "wsgi":
         app = _flask()
     elif framework == "flask" and bridge:
