@@ -40,7 +40,8 @@ import asyncio
 import copy
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -60,8 +61,8 @@ class _AsyncioWaiter:
         if not self._future.done():
             self._future.set_result(None)
 
-    async def wait(self) -> None:
-        await self._future
+    def wait(self) -> Awaitable[None]:
+        return self._future  # the future itself: no coroutine frame per wait
 
 
 class _TrioWaiter:
@@ -75,8 +76,8 @@ class _TrioWaiter:
     def wake(self) -> None:
         self._event.set()
 
-    async def wait(self) -> None:
-        await self._event.wait()
+    def wait(self) -> Awaitable[None]:
+        return self._event.wait()
 
 
 class LoopHandle:
@@ -119,12 +120,11 @@ class LoopHandle:
             return _AsyncioWaiter(self._loop)
         return _TrioWaiter()
 
-    def wake(self, waiter: _AsyncioWaiter | _TrioWaiter) -> None:
-        """Wake ``waiter`` from any thread."""
+    def waker(self, waiter: _AsyncioWaiter | _TrioWaiter) -> Callable[[], None]:
+        """What wakes ``waiter`` when called on this same thread (loop or not)."""
         if threading.get_ident() == self.thread_id:
-            waiter.wake()
-        else:
-            self.call_soon_threadsafe(waiter.wake)
+            return waiter.wake
+        return partial(self.call_soon_threadsafe, waiter.wake)
 
 
 class Channel(Generic[T]):
@@ -168,8 +168,7 @@ class Channel(Generic[T]):
             return lock.release
         if self._a_consumer is not None:
             waiter, self._a_consumer = self._a_consumer, None
-            handle = self._handle
-            return lambda: handle.wake(waiter)
+            return self._handle.waker(waiter)
         return None
 
     def _wake_producer_locked(self) -> Callable[[], None] | None:
@@ -178,8 +177,7 @@ class Channel(Generic[T]):
             return lock.release
         if self._a_producer is not None:
             waiter, self._a_producer = self._a_producer, None
-            handle = self._handle
-            return lambda: handle.wake(waiter)
+            return self._handle.waker(waiter)
         return None
 
     def _raise_closed(self) -> None:

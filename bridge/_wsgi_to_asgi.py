@@ -226,6 +226,7 @@ class _WsgiCall:
         "headers_sent",
         "out",
         "remaining",
+        "sent_final",
         "status",
         "wrote",
     )
@@ -247,6 +248,7 @@ class _WsgiCall:
         self.headers_sent = False
         self.wrote = False
         self.remaining: int | None = None  # bytes left under a declared Content-Length
+        self.sent_final = False  # the last body message went out before close()
 
     # -- PEP 3333 callables ------------------------------------------------
     def start_response(
@@ -365,7 +367,12 @@ class _WsgiCall:
             self._report(ClientDisconnected("client disconnected"))
         except BaseException as exc:
             final = None
-            if isinstance(exc, RequestBodyTooLarge) and not self.headers_sent:
+            if self.sent_final:
+                # The iterable's close() failed after the whole response was
+                # handed over: nothing left to cut, so say it here, as a WSGI
+                # server would log it.
+                logger.error("the WSGI iterable's close() raised after the response", exc_info=exc)
+            elif isinstance(exc, RequestBodyTooLarge) and not self.headers_sent:
                 # max_body_size crossed, the app let the read error through and
                 # nothing was sent yet: 413. After the headers it is like any
                 # other app error: reported, so the response is cut off.
@@ -389,7 +396,7 @@ class _WsgiCall:
         except BaseException:
             pass
 
-    def _call_app(self) -> list[Message]:
+    def _call_app(self) -> list[Message] | None:
         iterable = self.app(self.environ, self.start_response)
         try:
             if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
@@ -403,10 +410,19 @@ class _WsgiCall:
                 if not chunk:
                     continue
                 batch = self._chunk_batch(chunk)
+                if self.remaining is not None and self.remaining <= 0:
+                    # Content-Length reached: stop iterating, then close(). This
+                    # chunk ends the response, so say so now: a one-chunk
+                    # response (Flask's) crosses to the loop as one final batch
+                    # and is sent without a task to watch for a disconnect.
+                    if not batch:
+                        break
+                    batch[-1]["more_body"] = False
+                    put(batch)
+                    self.sent_final = True
+                    return None
                 if batch:
                     put(batch)
-                if self.remaining is not None and self.remaining <= 0:
-                    break  # Content-Length reached: stop iterating, then close()
             return self._final_batch()
         finally:
             close = getattr(iterable, "close", None)

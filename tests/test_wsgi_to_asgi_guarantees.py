@@ -95,6 +95,50 @@ async def test_list_response_is_one_batch_with_content_length() -> None:
     assert client.sent[1:] == [{"type": "http.response.body", "body": b"hello", "more_body": False}]
 
 
+async def test_a_chunk_that_completes_the_content_length_ends_the_response() -> None:
+    """A5.6, A6.2: Flask's shape (an iterator, one chunk, Content-Length) is one batch.
+
+    The chunk that reaches the declared length carries ``more_body=False``
+    itself, so the response needs no trailing empty body; the iterator is not
+    asked for more, and close() runs once.
+    """
+    client = Client()
+    body = Closing(iter([b"hello", b"never read"]))
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return body
+
+    await serve(WsgiToAsgi(app), client)
+    assert client.sent[1:] == [{"type": "http.response.body", "body": b"hello", "more_body": False}]
+    assert len(body.closed) == 1
+    assert next(body.chunks) == b"never read"  # never pulled by the bridge
+
+
+async def test_close_raising_after_a_complete_response_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The response was whole before close() failed: it stays whole, and the error is logged."""
+
+    class Failing(Closing):
+        def close(self) -> None:
+            super().close()
+            raise Boom("close failed")
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return Failing(iter([b"hello"]))
+
+    client = Client()
+    with caplog.at_level("ERROR", logger="bridge"):
+        await serve(WsgiToAsgi(app), client)
+    assert client.body == b"hello" and client.complete
+    with anyio.fail_after(TIMEOUT):
+        while "close() raised" not in caplog.text:  # logged on the worker thread
+            await anyio.sleep(0.01)
+    assert "close failed" in caplog.text
+
+
 async def test_exc_info_replaces_headers_before_anything_was_sent() -> None:
     """A4.6, A4.8, A5.3: an empty first chunk does not commit; the client sees only the 500."""
     refs: list[weakref.ref[BaseException]] = []
