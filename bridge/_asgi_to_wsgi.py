@@ -241,18 +241,23 @@ class _AsgiCall:
     def start(self) -> None:
         loop = self.runtime.loop
         task: asyncio.Task[None]
-        if sys.version_info >= (3, 12):
+        if sys.version_info >= (3, 12) and loop.get_task_factory() is None:
             # The app's first step runs now, inside this callback, instead of
             # one loop iteration later: a hello world never waits for the loop
-            # to come round again. (eager_start is new in Python 3.12.)
+            # to come round again. (eager_start is new in Python 3.12; a loop
+            # with a task factory of its own keeps it.)
             task = asyncio.Task(self._run(), loop=loop, eager_start=True)
         else:
             task = loop.create_task(self._run())
+        self.task = task  # before its first step, on Python 3.11 and with a factory
         if not task.done():
-            self.task = task
             self.runtime.tasks[task] = self  # _run's finally takes it out
 
     async def _run(self) -> None:
+        # Set here, not after the Task was made: an eagerly started app may send
+        # its whole response, and the WSGI thread look for the task to cancel
+        # (wait_time), before asyncio.Task() has returned to start().
+        self.task = asyncio.current_task()
         try:
             await self.adapter.app(self.scope, self.receive, self.send)
         except BaseException as exc:

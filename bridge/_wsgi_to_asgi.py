@@ -226,7 +226,6 @@ class _WsgiCall:
         "headers_sent",
         "out",
         "remaining",
-        "sent_final",
         "status",
         "wrote",
     )
@@ -248,7 +247,6 @@ class _WsgiCall:
         self.headers_sent = False
         self.wrote = False
         self.remaining: int | None = None  # bytes left under a declared Content-Length
-        self.sent_final = False  # the last body message went out before close()
 
     # -- PEP 3333 callables ------------------------------------------------
     def start_response(
@@ -367,12 +365,7 @@ class _WsgiCall:
             self._report(ClientDisconnected("client disconnected"))
         except BaseException as exc:
             final = None
-            if self.sent_final:
-                # The iterable's close() failed after the whole response was
-                # handed over: nothing left to cut, so say it here, as a WSGI
-                # server would log it.
-                logger.error("the WSGI iterable's close() raised after the response", exc_info=exc)
-            elif isinstance(exc, RequestBodyTooLarge) and not self.headers_sent:
+            if isinstance(exc, RequestBodyTooLarge) and not self.headers_sent:
                 # max_body_size crossed, the app let the read error through and
                 # nothing was sent yet: 413. After the headers it is like any
                 # other app error: reported, so the response is cut off.
@@ -396,7 +389,7 @@ class _WsgiCall:
         except BaseException:
             pass
 
-    def _call_app(self) -> list[Message] | None:
+    def _call_app(self) -> list[Message]:
         iterable = self.app(self.environ, self.start_response)
         try:
             if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
@@ -412,15 +405,14 @@ class _WsgiCall:
                 batch = self._chunk_batch(chunk)
                 if self.remaining is not None and self.remaining <= 0:
                     # Content-Length reached: stop iterating, then close(). This
-                    # chunk ends the response, so say so now: a one-chunk
-                    # response (Flask's) crosses to the loop as one final batch
-                    # and is sent without a task to watch for a disconnect.
+                    # chunk ends the response: handed over after close(), as the
+                    # final batch, a one-chunk response (Flask's) crosses to the
+                    # loop as one batch, like a list, with no task to watch for a
+                    # disconnect, and the ASGI call still ends after close().
                     if not batch:
                         break
                     batch[-1]["more_body"] = False
-                    put(batch)
-                    self.sent_final = True
-                    return None
+                    return batch
                 if batch:
                     put(batch)
             return self._final_batch()

@@ -1046,6 +1046,57 @@ def test_wait_time_cancels_background_work_that_overruns(
     assert cancelled.wait(TIMEOUT)
 
 
+def test_wait_time_cancels_an_app_that_computes_before_its_first_await(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """B4.8 with an eagerly started task (3.12+): the whole response, then CPU work.
+
+    The WSGI thread may finish and close the response while the app's first
+    step still runs; it must still find the task to cancel after wait_time.
+    """
+    cancelled = threading.Event()
+
+    async def http(scope: Scope, receive: Any, send: Any) -> None:
+        await respond(send, b"done")
+        threading.Event().wait(0.2)  # keeps the loop thread, before any await
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    result = call_wsgi(make_adapter(http_only(http), wait_time=0.01))
+    assert result.body == b"done"
+    assert cancelled.wait(TIMEOUT)
+
+
+def test_a_loop_passed_in_keeps_its_task_factory_for_requests(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """loop=: request tasks come from the loop's own task factory (no eager bypass)."""
+    loop = asyncio.new_event_loop()
+    made: list[str] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(getattr(coro, "__qualname__", "?"))
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)
+    runner = threading.Thread(target=loop.run_forever, name="test-owned-loop", daemon=True)
+    runner.start()
+    try:
+        settle(loop)  # it is running
+        adapter = make_adapter(http_only(respond_ok), loop=loop)
+        assert call_wsgi(adapter).body == b"ok"
+        assert any(name.endswith("_AsgiCall._run") for name in made), made
+        adapter.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(TIMEOUT)
+        assert not runner.is_alive()
+        loop.close()
+
+
 # -- B5: extensions --------------------------------------------------------------------
 
 

@@ -115,28 +115,46 @@ async def test_a_chunk_that_completes_the_content_length_ends_the_response() -> 
     assert next(body.chunks) == b"never read"  # never pulled by the bridge
 
 
-async def test_close_raising_after_a_complete_response_is_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The response was whole before close() failed: it stays whole, and the error is logged."""
+async def test_close_raising_after_the_content_length_was_reached_is_the_apps_error() -> None:
+    """As for a list: the final batch goes out after close(), so a failing close()
+    is an error before anything was sent (the server answers 500), not a quiet 200."""
 
     class Failing(Closing):
         def close(self) -> None:
             super().close()
             raise Boom("close failed")
 
+    body = Failing(iter([b"hello"]))
+
     def app(environ: dict[str, Any], start_response: Any) -> Closing:
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
-        return Failing(iter([b"hello"]))
+        return body
 
     client = Client()
-    with caplog.at_level("ERROR", logger="bridge"):
-        await serve(WsgiToAsgi(app), client)
-    assert client.body == b"hello" and client.complete
-    with anyio.fail_after(TIMEOUT):
-        while "close() raised" not in caplog.text:  # logged on the worker thread
-            await anyio.sleep(0.01)
-    assert "close failed" in caplog.text
+    with pytest.raises(Boom, match="close failed"):
+        await serve_unchecked(WsgiToAsgi(app), client)
+    assert client.sent == [] and len(body.closed) == 1
+
+
+async def test_the_asgi_call_ends_after_close_for_a_content_length_response() -> None:
+    """close() (Flask's teardown) has finished when the ASGI call returns."""
+    events: list[str] = []
+
+    class Recorded(Closing):
+        def close(self) -> None:
+            threading.Event().wait(0.05)
+            events.append("closed")
+            super().close()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return Recorded(iter([b"hello"]))
+
+    client = Client()
+    await serve(WsgiToAsgi(app), client)
+    events.append("returned")
+    assert events == ["closed", "returned"]
+    assert client.sent[1:] == [{"type": "http.response.body", "body": b"hello", "more_body": False}]
 
 
 async def test_exc_info_replaces_headers_before_anything_was_sent() -> None:
