@@ -1028,44 +1028,33 @@ def test_without_wait_time_background_work_keeps_running(
     assert background_done.wait(TIMEOUT)
 
 
+@pytest.mark.parametrize(
+    ("computes", "wait_time"),
+    [
+        pytest.param(0.0, 0.1, id="awaits-at-once"),
+        # With an eagerly started task (3.12+) the WSGI thread may finish and close
+        # the response while the app's first step still runs; it must still find
+        # the task to cancel after wait_time.
+        pytest.param(0.2, 0.01, id="computes-before-its-first-await"),
+    ],
+)
 def test_wait_time_cancels_background_work_that_overruns(
-    make_adapter: Callable[..., AsgiToWsgi],
+    make_adapter: Callable[..., AsgiToWsgi], computes: float, wait_time: float
 ) -> None:
+    """B4.8: the whole response, then work past wait_time, which is cancelled."""
     cancelled = threading.Event()
 
     async def http(scope: Scope, receive: Any, send: Any) -> None:
         await respond(send, b"done")
+        if computes:
+            threading.Event().wait(computes)  # keeps the loop thread, before any await
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             cancelled.set()
             raise
 
-    result = call_wsgi(make_adapter(http_only(http), wait_time=0.1))
-    assert result.body == b"done"
-    assert cancelled.wait(TIMEOUT)
-
-
-def test_wait_time_cancels_an_app_that_computes_before_its_first_await(
-    make_adapter: Callable[..., AsgiToWsgi],
-) -> None:
-    """B4.8 with an eagerly started task (3.12+): the whole response, then CPU work.
-
-    The WSGI thread may finish and close the response while the app's first
-    step still runs; it must still find the task to cancel after wait_time.
-    """
-    cancelled = threading.Event()
-
-    async def http(scope: Scope, receive: Any, send: Any) -> None:
-        await respond(send, b"done")
-        threading.Event().wait(0.2)  # keeps the loop thread, before any await
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    result = call_wsgi(make_adapter(http_only(http), wait_time=0.01))
+    result = call_wsgi(make_adapter(http_only(http), wait_time=wait_time))
     assert result.body == b"done"
     assert cancelled.wait(TIMEOUT)
 
