@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.peers import wrap_asgi, wrap_wsgi
+from benchmarks.peers import ENVIRON, wrap_asgi, wrap_wsgi
 
 HELLO = b"Hello, world!"
 
@@ -56,18 +56,7 @@ def starlette_cost_us(requests: int = 20000) -> float:
     from bridge._scope import build_scope
 
     app = _starlette()
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
-    }
+    environ = {**ENVIRON, "wsgi.input": io.BytesIO()}
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}

@@ -36,9 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 if __package__:
-    from .peers import wrap_asgi, wrap_wsgi
+    from .peers import ENVIRON, wrap_asgi, wrap_wsgi
 else:  # run as a script: python benchmarks/overhead.py
-    from peers import wrap_asgi, wrap_wsgi
+    from peers import ENVIRON, wrap_asgi, wrap_wsgi
 
 
 SCOPE = {
@@ -54,19 +54,6 @@ SCOPE = {
     "headers": [(b"host", b"x")],
     "client": ("127.0.0.1", 1),
     "server": ("127.0.0.1", 80),
-}
-ENVIRON = {
-    "REQUEST_METHOD": "GET",
-    "SCRIPT_NAME": "",
-    "PATH_INFO": "/",
-    "QUERY_STRING": "",
-    "SERVER_NAME": "x",
-    "SERVER_PORT": "80",
-    "SERVER_PROTOCOL": "HTTP/1.1",
-    "wsgi.url_scheme": "http",
-    "HTTP_HOST": "x",
-    "REMOTE_ADDR": "127.0.0.1",
-    "REMOTE_PORT": "1",
 }
 W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn", "starlette"]
 A2W = ["floor", "bridge", "a2wsgi"]

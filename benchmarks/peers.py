@@ -3,7 +3,8 @@
 One place for the names every benchmark uses (``bridge``, ``a2wsgi``, ``asgiref``,
 ``uvicorn``, ``starlette``), so the per-request, streaming and end-to-end runs measure the same
 constructors. ``BENCH_BRIDGE=<package>`` measures a saved copy of the bridge
-instead (A/B runs). Floors and framework apps stay with the benchmark that uses them.
+instead (A/B runs). Floors and framework apps stay with the benchmark that uses them;
+:data:`ENVIRON`, the WSGI environ of a plain ``GET /``, is the one they all start from.
 """
 
 from __future__ import annotations
@@ -12,6 +13,22 @@ import importlib
 import os
 import warnings
 from typing import Any
+
+# A plain GET / as a WSGI server describes it; each benchmark copies it and adds
+# its own wsgi.input (and method, length) where it needs them.
+ENVIRON: dict[str, Any] = {
+    "REQUEST_METHOD": "GET",
+    "SCRIPT_NAME": "",
+    "PATH_INFO": "/",
+    "QUERY_STRING": "",
+    "SERVER_NAME": "x",
+    "SERVER_PORT": "80",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http",
+    "HTTP_HOST": "x",
+    "REMOTE_ADDR": "127.0.0.1",
+    "REMOTE_PORT": "1",
+}
 
 
 def bridge_package() -> Any:

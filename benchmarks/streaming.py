@@ -30,7 +30,7 @@ import os
 import time
 from typing import Any
 
-from benchmarks.peers import wrap_asgi, wrap_wsgi
+from benchmarks.peers import ENVIRON, wrap_asgi, wrap_wsgi
 
 CHUNK = 65536
 W2A = {"download": ["bridge", "a2wsgi", "asgiref", "uvicorn"], "upload": ["bridge", "a2wsgi"]}
@@ -196,21 +196,14 @@ def run_a2w(name: str, way: str, size: int) -> tuple[float, int]:
 
     def transfer(n: int) -> bytes | int:
         environ = {
+            **ENVIRON,
             "REQUEST_METHOD": "POST" if way == "upload" else "GET",
-            "SCRIPT_NAME": "",
-            "PATH_INFO": "/",
-            "QUERY_STRING": "",
-            "SERVER_NAME": "x",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.url_scheme": "http",
             "wsgi.input": _Input(n) if way == "upload" else io.BytesIO(b""),
             "wsgi.errors": io.StringIO(),
             "wsgi.version": (1, 0),
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            "HTTP_HOST": "x",
         }
         if way == "upload":
             environ["CONTENT_LENGTH"] = str(n)
