@@ -14,7 +14,10 @@ For one request, :class:`_AsgiCall` joins the sides with two channels:
 ``out`` (loop -> thread)
     ``("body", chunk, more)``, ``("file", path)``, ``("done", exc)`` and the
     ``_DEMAND`` marker by which ``receive()`` asks the thread for request body.
-    ``send`` of a body with ``more_body`` waits until the thread took it.
+    ``send`` of a body with ``more_body`` waits until the thread took it, or
+    returns at once when the thread was already waiting in ``next()`` for it
+    (``put_nowait`` says so): the app is never ahead of what the server asked
+    for by more than one chunk.
 ``body`` (thread -> loop)
     ``(chunk, more)`` read from ``wsgi.input`` on the WSGI thread, only on
     demand and at most ``chunk_size`` bytes at a time; ``None`` means the input
