@@ -180,6 +180,20 @@ class Channel(Generic[T]):
             return self._handle.waker(waiter)
         return None
 
+    def _block(
+        self, waiter: threading.Lock, timeout: float | None, *, producer: bool, what: str
+    ) -> None:
+        """Wait on a thread-side ``waiter`` (held once already) until woken or ``timeout``."""
+        if waiter.acquire(timeout=-1 if timeout is None else timeout):
+            return
+        # Timed out: forget the waiter so nobody releases a lock nobody waits on.
+        with self._lock:
+            if producer and self._t_producer is waiter:
+                self._t_producer = None
+            elif not producer and self._t_consumer is waiter:
+                self._t_consumer = None
+        raise TimeoutError(f"timed out waiting for {what}")
+
     def _raise_closed(self) -> None:
         error = self._error
         assert error is not None
@@ -235,11 +249,7 @@ class Channel(Generic[T]):
                     waiter.acquire()
                 if wake is not None:
                     wake()
-                if not waiter.acquire(timeout=-1 if timeout is None else timeout):
-                    with self._lock:
-                        if self._t_producer is waiter:
-                            self._t_producer = None
-                    raise TimeoutError("timed out waiting for room in the channel")
+                self._block(waiter, timeout, producer=True, what="room in the channel")
         with self._lock:
             wake = self._wake_consumer_locked()
         if wake is not None:
@@ -255,11 +265,7 @@ class Channel(Generic[T]):
                     self._raise_closed()
                 waiter = self._t_producer = threading.Lock()
                 waiter.acquire()
-            if not waiter.acquire(timeout=-1 if timeout is None else timeout):
-                with self._lock:
-                    if self._t_producer is waiter:
-                        self._t_producer = None
-                raise TimeoutError("timed out waiting for the consumer")
+            self._block(waiter, timeout, producer=True, what="the consumer")
 
     # -- consumer, blocking -----------------------------------------------
     def get(self, timeout: float | None = None) -> T:
@@ -290,11 +296,7 @@ class Channel(Generic[T]):
                     self._raise_closed()
                 waiter = self._t_consumer = threading.Lock()
                 waiter.acquire()
-            if not waiter.acquire(timeout=-1 if timeout is None else timeout):
-                with self._lock:
-                    if self._t_consumer is waiter:
-                        self._t_consumer = None
-                raise TimeoutError("timed out waiting for the other side of the bridge")
+            self._block(waiter, timeout, producer=False, what="the other side of the bridge")
         if wake is not None:
             wake()
         return item
