@@ -87,12 +87,14 @@ CONFIGS: dict[str, list[tuple[str, list[str]]]] = {
         ("a2wsgi", _gunicorn("gthread", "starlette_a2wsgi")),
         ("plain WSGI", _gunicorn("gthread", "plain_wsgi")),
         ("one-hop floor", _gunicorn("gthread", "hop_wsgi")),
+        ("one hop + Starlette", _gunicorn("gthread", "hop_starlette")),
     ],
     "Starlette on waitress": [
         ("bridge", _waitress("starlette_bridge")),
         ("a2wsgi", _waitress("starlette_a2wsgi")),
         ("plain WSGI", _waitress("plain_wsgi")),
         ("one-hop floor", _waitress("hop_wsgi")),
+        ("one hop + Starlette", _waitress("hop_starlette")),
     ],
 }
 

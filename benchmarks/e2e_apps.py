@@ -10,6 +10,9 @@ only the framework and bridge it serves. Every app answers ``GET /`` with the
   gunicorn gthread and waitress); ``plain_wsgi``: a hand-written WSGI hello;
   ``hop_wsgi``: the same hello plus one ``run_coroutine_threadsafe`` round
   trip to a background event loop, the floor of any ASGI->WSGI bridge;
+  ``hop_starlette``: the Starlette hello awaited in that one round trip, with a
+  fixed scope and no checks: the floor of any one-loop bridge serving Starlette,
+  measured in the same server rather than added up;
 :func:`starlette_cost_us` measures the Starlette hello on its own, awaited directly
 on an event loop with no server and no bridge: the share of an end-to-end request
 that is Starlette's (the runner reports it next to the end-to-end table).
@@ -29,12 +32,19 @@ def plain_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [HELLO]
 
 
-def _hop_wsgi() -> Any:
+def _background_loop() -> Any:
     import asyncio
     import threading
 
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
+    return loop
+
+
+def _hop_wsgi() -> Any:
+    import asyncio
+
+    loop = _background_loop()
 
     async def work() -> bytes:
         return HELLO
@@ -45,6 +55,52 @@ def _hop_wsgi() -> Any:
         return [body]
 
     return hop_wsgi
+
+
+def _hop_starlette() -> Any:
+    import asyncio
+
+    loop = _background_loop()
+    app = _starlette()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def work() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(dict(scope), receive, send)
+        return sent
+
+    def hop_starlette(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start, body = asyncio.run_coroutine_threadsafe(work(), loop).result()
+        if start["status"] != 200:
+            raise RuntimeError(f"the Starlette hello answered {start['status']}")
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in start["headers"]
+        ]
+        start_response("200 OK", headers)
+        return [body["body"]]
+
+    return hop_starlette
 
 
 def starlette_cost_us(requests: int = 20000) -> float:
@@ -108,6 +164,8 @@ def __getattr__(name: str) -> Any:
     framework, _, bridge = name.partition("_")
     if name == "hop_wsgi":
         app = _hop_wsgi()
+    elif name == "hop_starlette":
+        app = _hop_starlette()
     elif framework == "flask" and bridge == "wsgi":
         app = _flask()
     elif framework == "flask" and bridge:

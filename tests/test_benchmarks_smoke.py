@@ -26,7 +26,8 @@ def test_quick_run_writes_a_complete_result(tmp_path: Path) -> None:
         sys.executable, "-m", "benchmarks", "--quick", "--requests", "300", "--mib", "1",
         "--duration", "0.5", "--implementations", "floor,bridge,a2wsgi", "--loadgen", "python",
         "--out", str(tmp_path), "--e2e-only",
-        "Flask on uvicorn/bridge,Starlette on waitress/bridge,Starlette on waitress/plain WSGI",
+        "Flask on uvicorn/bridge,Starlette on waitress/bridge,Starlette on waitress/plain WSGI,"
+        "Starlette on waitress/one-hop floor,Starlette on waitress/one hop + Starlette",
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=110, check=False
@@ -50,7 +51,9 @@ def test_quick_run_writes_a_complete_result(tmp_path: Path) -> None:
             assert value["rss_growth_mib"] >= 0
 
     assert set(result["e2e"]) == {"Flask on uvicorn", "Starlette on waitress"}, done.stderr
-    assert set(result["e2e"]["Starlette on waitress"]) == {"bridge", "plain WSGI"}, done.stderr
+    assert set(result["e2e"]["Starlette on waitress"]) == {
+        "bridge", "plain WSGI", "one-hop floor", "one hop + Starlette"
+    }, done.stderr  # fmt: skip
     for by_name in result["e2e"].values():
         for value in by_name.values():
             assert value["requests_per_s"] > 0
@@ -67,4 +70,19 @@ def test_quick_run_writes_a_complete_result(tmp_path: Path) -> None:
     assert result["meta"]["quick"] is True
     table = (tmp_path / "latest.md").read_text()
     assert "| ASGI→WSGI x8 | **bridge** |" in table
+    # The budget row: every column a number, the measured floor among them, and
+    # the bridge's ratio to that floor computed from the same run's rows.
+    budget = next(
+        line
+        for line in table.splitlines()
+        if line.startswith("| Starlette on waitress | ") and line.split("|")[2].strip().isdigit()
+    )
+    cells = [cell.strip() for cell in budget.strip("|").split("|")][1:]
+    assert len(cells) == 7 and all(cell.lstrip("-").isdigit() for cell in cells), budget
+    plain_us = 1e6 / e2e["plain WSGI"]["requests_per_s"]
+    measured_us = 1e6 / e2e["one hop + Starlette"]["requests_per_s"] - plain_us
+    assert int(cells[5]) == pytest.approx(measured_us, abs=0.51)
+    ratio = e2e["bridge"]["requests_per_s"] / e2e["one hop + Starlette"]["requests_per_s"]
+    assert "Bridge / one hop + Starlette (req/s;" in table
+    assert f"Starlette on waitress {ratio:.2f}." in table
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
