@@ -590,6 +590,7 @@ def test_send_violations_raise_inside_the_app(
     bad: Message,
     expected: type[BaseException],
 ) -> None:
+    """B3.2 (the body-first and second-start cases): the invalid send raises in the app."""
     raised: list[BaseException] = []
 
     async def http(scope: Scope, receive: Any, send: Any) -> None:
@@ -848,6 +849,40 @@ def test_start_response_waits_for_the_first_body(
     assert [call.status[:3] for call in result.start_calls] == ["500"]
     assert result.exc_info_passed
     assert isinstance(result.start_calls[0].exc_info[1], RuntimeError)
+
+
+def test_call_returns_after_the_first_body_with_start_response_done(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """B4.9: __call__ returns once the first body was sent, start_response already called.
+
+    The app then waits, so the call cannot have waited for the whole response:
+    a middleware that reads the status right after calling the app sees it.
+    """
+    loops: list[asyncio.AbstractEventLoop] = []
+    gate = asyncio.Event()
+    finished = threading.Event()
+
+    async def http(scope: Scope, receive: Any, send: Any) -> None:
+        loops.append(asyncio.get_running_loop())
+        await send({"type": "http.response.start", "status": 201, "headers": CT})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await asyncio.wait_for(gate.wait(), TIMEOUT)
+        await send({"type": "http.response.body", "body": b"rest"})
+        finished.set()
+
+    adapter = make_adapter(http_only(http))
+    statuses: list[str] = []
+    iterable: Any = adapter(build_environ(), lambda status, headers, *exc: statuses.append(status))
+    try:
+        assert statuses == ["201 Created"]  # before the server has pulled a single chunk
+        assert not finished.is_set()
+        loops[0].call_soon_threadsafe(gate.set)
+        assert list(iterable) == [b"first", b"rest"]
+    finally:
+        iterable.close()
+    assert finished.wait(TIMEOUT)
+    assert statuses == ["201 Created"]
 
 
 def test_each_body_message_is_yielded_at_once(make_adapter: Callable[..., AsgiToWsgi]) -> None:
@@ -1136,6 +1171,7 @@ class SentinelFileWrapper:
 def test_pathsend_uses_the_servers_file_wrapper(
     make_adapter: Callable[..., AsgiToWsgi], data_file: tuple[Path, bytes]
 ) -> None:
+    """B4.9: a leading pathsend makes __call__ return the server's wsgi.file_wrapper."""
     path, data = data_file
     SentinelFileWrapper.instances.clear()
     result = call_wsgi(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,9 +83,65 @@ def test_context_manager_exit_runs_shutdown() -> None:
     assert app.events == ["lifespan.startup", "lifespan.shutdown"]
 
 
+# Run by a fresh interpreter: one request, then the process exits with the
+# adapter still open. atexit runs its handlers last-registered first, so
+# report_loop_threads (registered before the adapter's own handler) runs after it.
+PROCESS_EXIT_SCRIPT = """
+import asyncio, atexit, threading
+from bridge import AsgiToWsgi
+from wsgi_driver import call_wsgi
+
+def report_loop_threads():
+    alive = [t for t in threading.enumerate() if t.name == "bridge-asgi-loop" and t.is_alive()]
+    print("loop threads at exit:", len(alive), flush=True)
+
+atexit.register(report_loop_threads)
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        print("received", (await receive())["type"], flush=True)
+        for _ in range(100):
+            await asyncio.sleep(0)
+        print("shutdown work done", flush=True)
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+adapter = AsgiToWsgi(app)
+print(call_wsgi(adapter).status, flush=True)
+"""
+
+
+def test_process_exit_runs_shutdown_once_and_joins_the_loop_thread() -> None:
+    """B6.5: at interpreter exit, without close(), shutdown is sent once and awaited,
+    and the bridge's loop thread has ended."""
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])}
+    done = subprocess.run(
+        [sys.executable, "-c", PROCESS_EXIT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "200 OK",
+        "received lifespan.shutdown",
+        "shutdown work done",
+        "loop threads at exit: 0",
+    ], done.stderr
+
+
 def test_startup_failed_gives_500_with_the_message_and_never_calls_the_app(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """B6.3."""
     app = LifespanApp(startup="failed")
     with caplog.at_level(logging.ERROR, logger="bridge"), AsgiToWsgi(app) as adapter:
         first, second = run(adapter), run(adapter)

@@ -179,6 +179,7 @@ def test_legacy_path_excluding_root() -> None:
 
 @pytest.mark.parametrize("root_path", ["/app", "/app/"])
 def test_path_equal_to_root_gives_empty_path_info(root_path: str) -> None:
+    """A2.4: path == root_path gives PATH_INFO "", never "/"."""
     environ = env(root_path=root_path, path="/app")
     assert environ["SCRIPT_NAME"] == "/app"
     assert environ["PATH_INFO"] == ""
@@ -330,6 +331,7 @@ def test_other_headers_become_http_keys() -> None:
 
 
 def test_cookies_joined_with_semicolon() -> None:
+    """A2.10: two cookie headers a=1 and b=2 give HTTP_COOKIE "a=1; b=2"."""
     environ = headers_env([(b"cookie", b"a=1"), (b"Cookie", b"b=2")])
     assert environ["HTTP_COOKIE"] == "a=1; b=2"
 
@@ -347,6 +349,7 @@ def test_single_cookie_unchanged() -> None:
     ],
 )
 def test_underscore_names_dropped(headers: list[tuple[bytes, bytes]]) -> None:
+    """A2.11: a name with "_" is dropped, never merged into HTTP_X_FORWARDED_FOR."""
     environ = headers_env(headers)
     assert environ["HTTP_X_FORWARDED_FOR"] == "1.1.1.1"
     assert "6.6.6.6" not in repr(cgi_items(environ))
@@ -528,6 +531,7 @@ def test_nothing_comes_from_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_wsgi_errors_accepts_any_unicode(capsys: pytest.CaptureFixture[str]) -> None:
+    """A2.18: write() takes any str, even one stderr cannot encode; writelines, flush; stderr."""
     errors = WsgiErrors()
     errors.write("snow \u2603 and a lone surrogate \udcff and \U0001f600\n")
     errors.writelines(["a\n", "caf\xe9\n"])
@@ -589,6 +593,7 @@ def _capture_adapter_environ(
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_adapter_environ_constants(workers: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """A2.18: the environ's wsgi.errors has write, writelines and flush, and is stderr."""
     scope = make_scope(path="/x", headers=[(b"host", b"h.example")])
     before = copy.deepcopy(scope)
     environ, sent = _capture_adapter_environ(workers, scope)

@@ -8,6 +8,7 @@ adapter is closed (fixture) and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import logging
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import loop_threads
+from conftest import LOOP_THREAD, loop_threads
 from wsgi_driver import Result, call_wsgi
 
 from bridge import AsgiToWsgi
@@ -105,6 +106,46 @@ def test_startup_runs_once_before_the_first_request(
     assert len({id(loop) for loop in app.loops}) == 1
 
 
+def test_lifespan_scope_is_exact_and_runs_once_on_the_bridges_loop_thread(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """B6.1: the scope as it arrives, one lifespan for many requests, on the bridge's loop."""
+    scopes: list[Scope] = []
+    lifespan_threads: list[threading.Thread] = []
+    loops: dict[str, set[int]] = {"lifespan": set(), "http": set()}
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            scopes.append(copy.deepcopy(scope))  # before anything can change it
+            lifespan_threads.append(threading.current_thread())
+            loops["lifespan"].add(id(asyncio.get_running_loop()))
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        loops["http"].add(id(asyncio.get_running_loop()))
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    adapter = make_adapter(app)
+    results: list[Result] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(call_wsgi(adapter))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    results.append(call_wsgi(adapter))
+    assert len(results) == 5 and all(ok(r) for r in results)
+    assert scopes == [
+        {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    ]
+    assert [t.name for t in lifespan_threads] == [LOOP_THREAD]
+    assert len(loops["lifespan"]) == 1 and loops["http"] == loops["lifespan"]
+
+
 def test_concurrent_first_requests_all_wait_for_startup(
     make_adapter: Callable[..., AsgiToWsgi],
 ) -> None:
@@ -158,6 +199,7 @@ def test_concurrent_first_requests_all_wait_for_startup(
 def test_startup_failed_gives_500_with_the_message_and_logs_it(
     make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """B6.3: the message is logged, every request is a 500, the app never sees http."""
     caplog.set_level(logging.ERROR, logger="bridge")
     app = App(startup="failed")
     adapter = make_adapter(app)
@@ -247,6 +289,7 @@ def test_startup_that_never_answers_times_out_into_500(
 
 
 def test_close_sends_shutdown_exactly_once(make_adapter: Callable[..., AsgiToWsgi]) -> None:
+    """B6.5: close() sends lifespan.shutdown once; a second close() does nothing."""
     app = App()
     adapter = make_adapter(app)
     assert ok(call_wsgi(adapter))
@@ -258,6 +301,7 @@ def test_close_sends_shutdown_exactly_once(make_adapter: Callable[..., AsgiToWsg
 
 
 def test_context_manager_exit_shuts_down_once(make_adapter: Callable[..., AsgiToWsgi]) -> None:
+    """B6.5: leaving the with block shuts down once and ends the loop thread."""
     app = App()
     before = loop_threads()
     with make_adapter(app) as adapter:
@@ -283,6 +327,7 @@ def test_close_without_any_request_runs_no_lifespan(
 def test_shutdown_failed_is_logged(
     make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """B6.5: lifespan.shutdown.failed is logged with its message."""
     caplog.set_level(logging.ERROR, logger="bridge")
     app = App(shutdown="failed")
     adapter = make_adapter(app)
@@ -295,6 +340,7 @@ def test_shutdown_failed_is_logged(
 def test_shutdown_that_never_answers_is_bounded(
     make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """B6.5: the wait for an answer to lifespan.shutdown is bounded by shutdown_timeout."""
     caplog.set_level(logging.ERROR, logger="bridge")
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -314,6 +360,74 @@ def test_shutdown_that_never_answers_is_bounded(
     # Whatever close() left behind must be safe to collect: nothing may touch the
     # closed loop (an "Exception ignored ... Event loop is closed" fails this test).
     gc.collect()
+
+
+def test_close_waits_for_shutdown_complete_then_joins_its_loop_thread(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """B6.5: close() returns only after the app's shutdown work and shutdown.complete;
+    then the bridge's own loop is stopped, its thread joined and the loop closed."""
+    events: list[str] = []
+    threads: list[threading.Thread] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            threads.append(threading.current_thread())
+            loops.append(asyncio.get_running_loop())
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            events.append((await receive())["type"])
+            try:
+                for _ in range(100):  # shutdown work that spans many loop iterations
+                    await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                events.append("cancelled")
+                raise
+            events.append("flushed")
+            await send({"type": "lifespan.shutdown.complete"})
+            events.append("complete sent")
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    adapter = make_adapter(app)
+    assert ok(call_wsgi(adapter))
+    assert threads[0].name == LOOP_THREAD and threads[0].is_alive()
+    adapter.close()
+    assert events == ["lifespan.shutdown", "flushed", "complete sent"]
+    assert not threads[0].is_alive()
+    assert loops[0].is_closed()
+    adapter.close()
+    assert events == ["lifespan.shutdown", "flushed", "complete sent"]
+
+
+def test_a_loop_passed_in_gets_shutdown_once_and_is_never_stopped_or_closed(
+    make_adapter: Callable[..., AsgiToWsgi],
+) -> None:
+    """B6.5 with loop=: shutdown is sent once, and the loop keeps running, unclosed."""
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, name="test-owned-loop", daemon=True)
+    runner.start()
+    try:
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(TIMEOUT)  # it runs
+        app = App()
+        adapter = make_adapter(app, loop=loop)
+        assert ok(call_wsgi(adapter))
+        adapter.close()
+        adapter.close()
+        assert app.received == ["lifespan.startup", "lifespan.shutdown"]
+        assert all(used is loop for used in app.loops)
+        assert loop.is_running() and not loop.is_closed() and runner.is_alive()
+        assert (
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0, "alive"), loop).result(TIMEOUT)
+            == "alive"
+        )
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(TIMEOUT)
+        assert not runner.is_alive()
+        loop.close()
 
 
 # -- B6.7: messages out of phase -------------------------------------------------------------

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import ServerProcess, body_pieces, gunicorn, hypercorn, script, uvicorn, waitress
+from servers import (
+    ServerProcess,
+    body_pieces,
+    gunicorn,
+    hypercorn,
+    raw,
+    script,
+    uvicorn,
+    waitress,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -93,6 +102,25 @@ def test_client_disconnect_mid_stream_closes_the_flask_generator(server: Server)
             assert data, "the server closed the stream before the client did"
             received += len(data)
     assert server.wait_for_marker("endless-closed"), server.log.read_text()
+
+
+WEBSOCKET_HANDSHAKE = (
+    b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_websocket_handshake_is_refused_with_403(tmp_path: Path) -> None:
+    """A1.3 on a real server: the bridge closes before accepting, so uvicorn answers 403.
+
+    limit_apps:w2a is a WsgiToAsgi app that imports no framework: uvicorn starts fast.
+    """
+    server = ServerProcess("uvicorn-websocket", uvicorn("limit_apps:w2a"), tmp_path)
+    try:
+        answer = raw(server.port, WEBSOCKET_HANDSHAKE, timeout=10)
+    finally:
+        server.stop()
+    assert answer.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 403"), answer
 
 
 @pytest.mark.parametrize("server", WSGI_SERVERS, indirect=True)

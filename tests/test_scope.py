@@ -102,6 +102,7 @@ def test_type_and_asgi_version() -> None:
     ],
 )
 def test_http_version(protocol: str | None, version: str) -> None:
+    """B1.2: HTTP/1.0 -> "1.0", HTTP/1.1 -> "1.1", HTTP/2 and HTTP/2.0 -> "2", else "1.1"."""
     assert http_version_of(protocol) == version
     environ = make_environ()
     if protocol is None:
@@ -113,6 +114,7 @@ def test_http_version(protocol: str | None, version: str) -> None:
 
 @given(st.one_of(st.none(), st.text(max_size=12)))
 def test_http_version_never_2_0(protocol: str | None) -> None:
+    """B1.2: never "2.0", whatever SERVER_PROTOCOL holds."""
     assert http_version_of(protocol) in ("1.0", "1.1", "2")
 
 
@@ -173,22 +175,26 @@ def test_missing_path_keys_never_raise() -> None:
 
 @pytest.mark.parametrize("key", ["REQUEST_URI", "RAW_URI"])
 def test_raw_path_from_request_uri(key: str) -> None:
+    """B1.5: RAW_URI or REQUEST_URI cut at "?"; "/a%2Fb" keeps b"/a%2Fb"."""
     scope = scope_of(PATH_INFO="/a/b", **{key: "/a%2Fb?x=1"})
     assert scope["raw_path"] == b"/a%2Fb"
     assert scope["path"] == "/a/b"
 
 
 def test_raw_path_from_request_uri_with_script_name() -> None:
+    """B1.5: the URI is compared with SCRIPT_NAME + PATH_INFO."""
     scope = scope_of(SCRIPT_NAME="/app", PATH_INFO="/a/b", REQUEST_URI="/app/a%2Fb")
     assert scope["raw_path"] == b"/app/a%2Fb"
 
 
 def test_raw_path_ignores_disagreeing_request_uri() -> None:
+    """B1.5: a URI that does not decode to the path is not used."""
     scope = scope_of(PATH_INFO="/rewritten", REQUEST_URI="/original?x=1")
     assert unquote_to_bytes(scope["raw_path"]) == b"/rewritten"
 
 
 def test_raw_path_quoted_without_uri() -> None:
+    """B1.5: otherwise the latin-1 bytes, percent-quoted, without a query."""
     scope = scope_of(PATH_INFO="/a b/\xff/caf\xc3\xa9")
     raw = scope["raw_path"]
     assert type(raw) is bytes

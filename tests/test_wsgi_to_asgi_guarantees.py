@@ -7,10 +7,11 @@ Each test names the checklist items (section A) it shows. Every wait is bounded:
 from __future__ import annotations
 
 import contextvars
+import io
 import sys
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import anyio
@@ -282,6 +283,55 @@ async def test_str_chunk_is_refused_and_close_still_runs() -> None:
     assert len(body.closed) == 1
 
 
+async def test_start_response_may_come_in_the_first_next() -> None:
+    """A5.1: a generator app calls start_response only when the bridge first pulls it."""
+    called_at_return: list[bool] = []
+    started = False
+
+    def body(start_response: Any) -> Iterator[bytes]:
+        nonlocal started
+        started = True
+        start_response("200 OK", ok_headers())
+        yield b"late"
+        yield b" start"
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        iterable = body(start_response)
+        called_at_return.append(started)
+        return iterable
+
+    client = Client()
+    await serve(WsgiToAsgi(app), client)
+    assert called_at_return == [False]
+    assert client.status == 200 and client.body == b"late start" and client.complete
+
+
+def _only(chunks: list[bytes]) -> Iterator[bytes]:
+    yield from chunks
+
+
+NO_START_RESPONSE: dict[str, Callable[[], Iterable[bytes]]] = {
+    "list with a chunk": lambda: [b"body"],
+    "generator with a chunk": lambda: _only([b"", b"body"]),
+    "empty list": lambda: [],
+    "generator ending empty": lambda: _only([b"", b""]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NO_START_RESPONSE))
+async def test_a_response_without_start_response_raises(case: str) -> None:
+    """A5.1: a non-empty chunk, or the end of iteration, without start_response is an error."""
+    make = NO_START_RESPONSE[case]
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        return make()
+
+    client = Client()
+    with pytest.raises(RuntimeError, match="start_response"):
+        await serve(WsgiToAsgi(app), client)
+    assert client.sent == []
+
+
 async def test_close_exactly_once_on_the_worker_thread_after_success() -> None:
     """A5.4: close() runs once, on the thread that ran the app."""
     app_threads: list[int] = []
@@ -452,6 +502,31 @@ async def test_write_goes_first_and_returns_after_its_send() -> None:
     assert client.body == b"first,second" and client.complete
 
 
+async def test_file_wrapper_streams_from_the_current_position_and_closes_the_file() -> None:
+    """A2.20: wsgi.file_wrapper(filelike) reads from the file's position in 8192-byte blocks;
+    nothing is read or sent before the app returns it, and the bridge's close() closes the file.
+    (Mapping it to pathsend/zerocopysend is a MAY the bridge does not do: docs "Known gaps".)
+    """
+    data = bytes(range(256)) * 100
+    stream = io.BytesIO(data)
+    stream.seek(100)
+    at_return: list[tuple[int, int]] = []
+    client: Client
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", ok_headers())
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](stream)
+        at_return.append((len(client.sent), stream.tell()))
+        return wrapper
+
+    client = Client()
+    await serve(WsgiToAsgi(app), client)
+    assert at_return == [(0, 100)]
+    assert client.body == data[100:] and client.complete
+    assert max(len(m["body"]) for m in client.sent[1:]) == 8192
+    assert stream.closed
+
+
 async def test_body_is_read_lazily_and_streams_across_messages() -> None:
     """A3.5, A3.6, A2.19: nothing received before the first read; chunked body read whole."""
     receive_calls_at_entry: list[int] = []
@@ -560,6 +635,35 @@ async def test_lifespan_websocket_and_unknown_scopes() -> None:
 
     with pytest.raises(ValueError, match="scope type"):
         await bridged({"type": "mystery"}, receive, send)
+
+
+async def test_websocket_is_closed_after_connect_and_before_any_accept() -> None:
+    """A1.3: websocket.connect is awaited, then websocket.close (no accept) is the only
+    message sent, so the server answers 403; the WSGI app is never called; no exception.
+    (The 403 itself: test_real_servers.py::test_websocket_handshake_is_refused_with_403.)
+    """
+    calls: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append(environ)
+        start_response("200 OK", ok_headers())
+        return [b"never"]
+
+    events: list[str] = []
+
+    async def receive() -> Message:
+        events.append("receive")
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        events.append(message["type"])
+
+    scope = http_scope(type="websocket", scheme="ws", subprotocols=[])
+    with anyio.fail_after(TIMEOUT):
+        returned = await WsgiToAsgi(app)(scope, receive, send)
+    assert returned is None
+    assert events == ["receive", "websocket.close"]
+    assert calls == []
 
 
 async def test_workers_run_requests_in_parallel_with_the_tasks_contextvars() -> None:
