@@ -132,6 +132,10 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
                 name: {
                     "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
                     "rss_growth_mib": max(r["rss_growth_mib"] for r in runs),
+                    "switches_per_chunk": statistics.median(
+                        r.get("switches_per_chunk", 0.0) for r in runs
+                    ),
+                    "sys_share": statistics.median(r.get("sys_share", 0.0) for r in runs),
                     "rounds": runs,
                 }
                 for name, runs in by_name.items()

@@ -136,10 +136,12 @@ def markdown(result: dict[str, Any]) -> str:
     if "stream" in result:
         lines += [
             f"Streaming {meta.get('stream_mib', '?'):g} MiB in 64 KiB chunks, in-process "
-            "(MB = 10⁶ bytes; RSS growth = rise of VmHWM, the worst round):",
+            "(MB = 10⁶ bytes; RSS growth = rise of VmHWM, the worst round; context switches "
+            "per chunk and the kernel's share of the CPU time, from getrusage, medians):",
             "",
-            "| scenario | implementation | MB/s | x a2wsgi | peak RSS growth MiB | rounds MB/s |",
-            "|---|---|---|---|---|---|",
+            "| scenario | implementation | MB/s | x a2wsgi | peak RSS growth MiB "
+            "| switches / chunk | kernel share | rounds MB/s |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for key, by_name in result["stream"].items():
             base = by_name.get("a2wsgi", {}).get("mb_per_s")
@@ -149,7 +151,9 @@ def markdown(result: dict[str, Any]) -> str:
                 rounds = " ".join(f"{r['mb_per_s']:.0f}" for r in value["rounds"])
                 lines.append(
                     f"| {_label(key)} | {bold}{name}{bold} | {bold}{value['mb_per_s']:.0f}{bold} "
-                    f"| {ratio} | {value['rss_growth_mib']:.2f} | {rounds} |"
+                    f"| {ratio} | {value['rss_growth_mib']:.2f} "
+                    f"| {value.get('switches_per_chunk', 0.0):.1f} "
+                    f"| {value.get('sys_share', 0.0):.0%} | {rounds} |"
                 )
         lines.append("")
     if "e2e" in result:

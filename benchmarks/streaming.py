@@ -8,6 +8,12 @@ transfer and how much the process's peak resident set (``VmHWM`` in
 /proc/self/status) grew during it. Every chunk is a fresh 64 KiB bytes object,
 so a bridge that queued chunks without bound would show it as RSS growth.
 
+It also gives what the transfer cost the kernel, from ``getrusage`` over the
+whole process: context switches per 64 KiB chunk (voluntary and involuntary
+together: each thread<->loop wake-up costs at least one) and the share of the
+process's CPU time spent in the kernel. These say where a stream's time goes
+when the Python work per chunk is small.
+
 Scenarios (the driver is minimal: no HTTP parsing, no sockets):
 
 * ``w2a download``: a WSGI app yields the body in 64 KiB chunks; an ASGI driver
@@ -27,6 +33,7 @@ import asyncio
 import io
 import json
 import os
+import resource
 import time
 from typing import Any
 
@@ -47,9 +54,24 @@ def peak_rss_kib() -> int:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class KernelCost:
+    """Context switches and user/system CPU time of this process, between two points."""
+
+    def __init__(self) -> None:
+        self._start = resource.getrusage(resource.RUSAGE_SELF)
+        self.switches = 0
+        self.sys_share = 0.0
+
+    def stop(self) -> KernelCost:
+        end = resource.getrusage(resource.RUSAGE_SELF)
+        start = self._start
+        self.switches = (end.ru_nvcsw - start.ru_nvcsw) + (end.ru_nivcsw - start.ru_nivcsw)
+        user, system = end.ru_utime - start.ru_utime, end.ru_stime - start.ru_stime
+        self.sys_share = system / (user + system) if user + system > 0 else 0.0
+        return self
 
 
 def _w2a_app(name: str, wsgi_app: Any) -> Any:
@@ -112,7 +134,7 @@ async def _w2a_transfer(app: Any, way: str, size: int) -> int:
     return received
 
 
-def run_w2a(name: str, way: str, size: int) -> tuple[float, int]:
+def run_w2a(name: str, way: str, size: int) -> tuple[float, int, KernelCost]:
     state = {"size": size}
 
     def download(environ: dict[str, Any], start_response: Any) -> Any:
@@ -133,19 +155,21 @@ def run_w2a(name: str, way: str, size: int) -> tuple[float, int]:
 
     app = _w2a_app(name, download if way == "download" else upload)
 
-    async def main() -> tuple[float, int]:
+    async def main() -> tuple[float, int, KernelCost]:
         state["size"] = 4 * CHUNK  # warm-up
         await _w2a_transfer(app, way, state["size"])
         state["size"] = size
         before = peak_rss_kib()
+        cost = KernelCost()
         start = time.perf_counter()
         moved = await _w2a_transfer(app, way, size)
         elapsed = time.perf_counter() - start
+        cost.stop()
         if way == "download" and moved != size:
             raise RuntimeError(f"{name} delivered {moved} bytes, not {size}")
         if way == "upload" and moved != len(str(size)):
             raise RuntimeError(f"{name} answered {moved} bytes for the upload")
-        return elapsed, peak_rss_kib() - before
+        return elapsed, peak_rss_kib() - before, cost
 
     return asyncio.run(main())
 
@@ -167,7 +191,7 @@ class _Input:
         return self.read(n)
 
 
-def run_a2w(name: str, way: str, size: int) -> tuple[float, int]:
+def run_a2w(name: str, way: str, size: int) -> tuple[float, int, KernelCost]:
     state = {"size": size}
 
     async def download(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -223,21 +247,28 @@ def run_a2w(name: str, way: str, size: int) -> tuple[float, int]:
     transfer(state["size"])  # warm-up (starts the loop thread)
     state["size"] = size
     before = peak_rss_kib()
+    cost = KernelCost()
     start = time.perf_counter()
     moved = transfer(size)
     elapsed = time.perf_counter() - start
+    cost.stop()
     expected: bytes | int = str(size).encode() if way == "upload" else size
     if moved != expected:
         raise RuntimeError(f"{name} moved {moved!r}, expected {expected!r}")
-    return elapsed, peak_rss_kib() - before
+    return elapsed, peak_rss_kib() - before, cost
 
 
 def measure_one(direction: str, way: str, name: str, mib: float) -> dict[str, float]:
     os.sched_setaffinity(0, {0})
     size = int(mib * 1024 * 1024)
     run = run_w2a if direction == "w2a" else run_a2w
-    elapsed, growth_kib = run(name, way, size)
-    return {"mb_per_s": size / elapsed / 1e6, "rss_growth_mib": growth_kib / 1024}
+    elapsed, growth_kib, cost = run(name, way, size)
+    return {
+        "mb_per_s": size / elapsed / 1e6,
+        "rss_growth_mib": growth_kib / 1024,
+        "switches_per_chunk": cost.switches / (size / CHUNK),
+        "sys_share": cost.sys_share,
+    }
 
 
 def scenarios() -> list[tuple[str, str, list[str]]]:

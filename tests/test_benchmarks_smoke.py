@@ -49,6 +49,10 @@ def test_quick_run_writes_a_complete_result(tmp_path: Path) -> None:
         for value in by_name.values():
             assert value["mb_per_s"] > 0
             assert value["rss_growth_mib"] >= 0
+            assert value["switches_per_chunk"] >= 0
+            assert 0 <= value["sys_share"] <= 1
+    # A thread<->loop bridge cannot move a stream without waking the other side.
+    assert result["stream"]["a2w download"]["a2wsgi"]["switches_per_chunk"] > 0
 
     assert set(result["e2e"]) == {"Flask on uvicorn", "Starlette on waitress"}, done.stderr
     assert set(result["e2e"]["Starlette on waitress"]) == {
