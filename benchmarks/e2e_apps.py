@@ -7,7 +7,9 @@ only the framework and bridge it serves. Every app answers ``GET /`` with the
 * ``flask_<bridge>``: a Flask hello through a WSGI->ASGI bridge (for uvicorn);
   ``flask_wsgi``: the same Flask app as plain WSGI (for gunicorn sync).
 * ``starlette_<bridge>``: a Starlette hello through an ASGI->WSGI bridge (for
-  gunicorn gthread and waitress); ``plain_wsgi``: a hand-written WSGI hello;
+  gunicorn gthread and waitress); ``hello_<bridge>``: a bare ASGI hello (two
+  ``send`` calls) through one, for :mod:`benchmarks.thread_cpu`;
+  ``plain_wsgi``: a hand-written WSGI hello;
   ``hop_wsgi``: the same hello plus one ``run_coroutine_threadsafe`` round
   trip to a background event loop, the floor of any ASGI->WSGI bridge;
   ``hop_starlette``: the Starlette hello awaited in that one round trip, with a
@@ -155,6 +157,17 @@ def _starlette() -> Any:
     return Starlette(routes=[Route("/", hello)])
 
 
+async def _asgi_hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": HELLO})
+
+
 _cache: dict[str, Any] = {}
 
 
@@ -172,6 +185,8 @@ def __getattr__(name: str) -> Any:
         app = wrap_wsgi(bridge, _flask())
     elif framework == "starlette" and bridge:
         app = wrap_asgi(bridge, _starlette())
+    elif framework == "hello" and bridge:
+        app = wrap_asgi(bridge, _asgi_hello)
     else:
         raise AttributeError(name)
     _cache[name] = app

@@ -90,3 +90,28 @@ def test_quick_run_writes_a_complete_result(tmp_path: Path) -> None:
     assert "Bridge / one hop + Starlette (req/s;" in table
     assert f"Starlette on waitress {ratio:.2f}." in table
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(60)
+def test_thread_cpu_accounts_for_every_thread_of_the_server() -> None:
+    """benchmarks.thread_cpu: one row per busy thread, and their sum as the total."""
+    command = [
+        sys.executable, "-m", "benchmarks.thread_cpu", "waitress", "hello_bridge",
+        "--duration", "0.5", "--loadgen", "python",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=55, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("waitress hello_bridge: "), done.stdout
+    rows = [line for line in lines if line.startswith("  thread ")]
+    # At most waitress's I/O thread, its four workers and the bridge's loop
+    # thread; a thread that ran less than one clock tick has no row.
+    assert 2 <= len(rows) <= 6, done.stdout
+    per_thread = [float(row.split()[3]) + float(row.split()[5]) for row in rows]
+    total = float(lines[-1].split(":")[1])
+    assert lines[-1].startswith("  all threads: ")
+    assert total == pytest.approx(sum(per_thread), abs=0.1 * len(rows))
+    assert total > 0
