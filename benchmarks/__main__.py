@@ -132,10 +132,11 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
                 name: {
                     "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
                     "rss_growth_mib": max(r["rss_growth_mib"] for r in runs),
-                    "switches_per_chunk": statistics.median(
-                        r.get("switches_per_chunk", 0.0) for r in runs
-                    ),
-                    "sys_share": statistics.median(r.get("sys_share", 0.0) for r in runs),
+                    **{
+                        key: statistics.median(r[key] for r in runs)
+                        for key in ("switches_per_64k", "involuntary_per_64k")
+                        if all(key in r for r in runs)
+                    },
                     "rounds": runs,
                 }
                 for name, runs in by_name.items()

@@ -107,6 +107,13 @@ def _starlette_budget(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _switches(value: dict[str, Any]) -> str:
+    # Results written before the counts existed have none: say so, not 0.
+    if "switches_per_64k" not in value:
+        return "n/a"
+    return f"{value['switches_per_64k']:.1f} ({value['involuntary_per_64k']:.1f})"
+
+
 def markdown(result: dict[str, Any]) -> str:
     meta = result.get("meta", {})
     lines = [
@@ -137,11 +144,12 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             f"Streaming {meta.get('stream_mib', '?'):g} MiB in 64 KiB chunks, in-process "
             "(MB = 10⁶ bytes; RSS growth = rise of VmHWM, the worst round; context switches "
-            "per chunk and the kernel's share of the CPU time, from getrusage, medians):",
+            "of the process per 64 KiB of body, from getrusage, the median round, with the "
+            "involuntary ones among them in brackets):",
             "",
             "| scenario | implementation | MB/s | x a2wsgi | peak RSS growth MiB "
-            "| switches / chunk | kernel share | rounds MB/s |",
-            "|---|---|---|---|---|---|---|---|",
+            "| switches / 64 KiB | rounds MB/s |",
+            "|---|---|---|---|---|---|---|",
         ]
         for key, by_name in result["stream"].items():
             base = by_name.get("a2wsgi", {}).get("mb_per_s")
@@ -151,9 +159,7 @@ def markdown(result: dict[str, Any]) -> str:
                 rounds = " ".join(f"{r['mb_per_s']:.0f}" for r in value["rounds"])
                 lines.append(
                     f"| {_label(key)} | {bold}{name}{bold} | {bold}{value['mb_per_s']:.0f}{bold} "
-                    f"| {ratio} | {value['rss_growth_mib']:.2f} "
-                    f"| {value.get('switches_per_chunk', 0.0):.1f} "
-                    f"| {value.get('sys_share', 0.0):.0%} | {rounds} |"
+                    f"| {ratio} | {value['rss_growth_mib']:.2f} | {_switches(value)} | {rounds} |"
                 )
         lines.append("")
     if "e2e" in result:

@@ -8,11 +8,13 @@ transfer and how much the process's peak resident set (``VmHWM`` in
 /proc/self/status) grew during it. Every chunk is a fresh 64 KiB bytes object,
 so a bridge that queued chunks without bound would show it as RSS growth.
 
-It also gives what the transfer cost the kernel, from ``getrusage`` over the
-whole process: context switches per 64 KiB chunk (voluntary and involuntary
-together: each thread<->loop wake-up costs at least one) and the share of the
-process's CPU time spent in the kernel. These say where a stream's time goes
-when the Python work per chunk is small.
+It also gives, from ``getrusage`` over the whole process across the transfer,
+the context switches per 64 KiB of body (all of them, and the involuntary ones
+among them: a thread preempted while it could still run), the CPU time per
+second of transfer and the kernel's share of that CPU time. The switch counts
+are exact; the CPU times come from the kernel's tick accounting and are coarse
+for a transfer of a few dozen milliseconds (use a larger ``--mib`` to read
+them).
 
 Scenarios (the driver is minimal: no HTTP parsing, no sockets):
 
@@ -58,19 +60,20 @@ def peak_rss_kib() -> int:
 
 
 class KernelCost:
-    """Context switches and user/system CPU time of this process, between two points."""
+    """Context switches and CPU time of this process (all threads), between two points."""
 
     def __init__(self) -> None:
         self._start = resource.getrusage(resource.RUSAGE_SELF)
-        self.switches = 0
-        self.sys_share = 0.0
+        self.voluntary = self.involuntary = 0
+        self.user_s = self.system_s = 0.0
 
     def stop(self) -> KernelCost:
         end = resource.getrusage(resource.RUSAGE_SELF)
         start = self._start
-        self.switches = (end.ru_nvcsw - start.ru_nvcsw) + (end.ru_nivcsw - start.ru_nivcsw)
-        user, system = end.ru_utime - start.ru_utime, end.ru_stime - start.ru_stime
-        self.sys_share = system / (user + system) if user + system > 0 else 0.0
+        self.voluntary = end.ru_nvcsw - start.ru_nvcsw
+        self.involuntary = end.ru_nivcsw - start.ru_nivcsw
+        self.user_s = end.ru_utime - start.ru_utime
+        self.system_s = end.ru_stime - start.ru_stime
         return self
 
 
@@ -266,8 +269,14 @@ def measure_one(direction: str, way: str, name: str, mib: float) -> dict[str, fl
     return {
         "mb_per_s": size / elapsed / 1e6,
         "rss_growth_mib": growth_kib / 1024,
-        "switches_per_chunk": cost.switches / (size / CHUNK),
-        "sys_share": cost.sys_share,
+        "switches_per_64k": (cost.voluntary + cost.involuntary) / (size / CHUNK),
+        "involuntary_per_64k": cost.involuntary / (size / CHUNK),
+        # CPU time, from the kernel's tick accounting: coarse for a transfer of a
+        # few dozen milliseconds, so the runner keeps it in the rounds only.
+        "cpu_per_elapsed": (cost.user_s + cost.system_s) / elapsed,
+        "sys_share": cost.system_s / (cost.user_s + cost.system_s)
+        if cost.user_s + cost.system_s > 0
+        else 0.0,
     }
 
 

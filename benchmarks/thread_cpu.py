@@ -45,11 +45,16 @@ def _log_lines(path: Path) -> int:
         return sum(1 for _ in log)
 
 
-def _measured_pid(server: _Server) -> int:
+def _measured_pid(server_name: str, server: _Server) -> int:
     """The process that serves: gunicorn's only worker, else the server itself."""
+    if server_name != "gthread":
+        return server.proc.pid
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
-    worker = children.read_text().split() if children.exists() else []
-    return int(worker[0]) if worker else server.proc.pid
+    workers = children.read_text().split() if children.exists() else []
+    if len(workers) != 1:
+        # Measuring the arbiter instead would report a cost of almost nothing.
+        raise RuntimeError(f"expected one gunicorn worker under {server.proc.pid}, found {workers}")
+    return int(workers[0])
 
 
 def measure(server_name: str, app: str, duration: float, wrk: str | None) -> list[str]:
@@ -59,7 +64,7 @@ def measure(server_name: str, app: str, duration: float, wrk: str | None) -> lis
         try:
             server.ready()
             _load(wrk, server.port, 1.0)  # warm-up: every thread exists after it
-            pid = _measured_pid(server)
+            pid = _measured_pid(server_name, server)
             logged = _log_lines(server.log_path)
             before = _ticks(pid)
             result = _load(wrk, server.port, duration)
@@ -68,6 +73,11 @@ def measure(server_name: str, app: str, duration: float, wrk: str | None) -> lis
         finally:
             server.stop()
     requests = result["requests"] or result["requests_per_s"] * duration
+    if not requests:
+        raise RuntimeError(f"{server_name} {app}: no request was answered during the load")
+    if result["errors"]:
+        # An app answering errors would look cheap: its figures are not a hello's.
+        raise RuntimeError(f"{server_name} {app}: {result['errors']:.0f} answers were not 2xx")
     lines = [
         f"{server_name} {app}: {result['requests_per_s']:.0f} req/s, "
         f"{logged / requests:.2f} server log lines per request; µs of CPU per request:"
