@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.peers import ENVIRON, wrap_asgi, wrap_wsgi
+from benchmarks.peers import ENVIRON, SCOPE, wrap_asgi, wrap_wsgi
 
 HELLO = b"Hello, world!"
 
@@ -64,21 +64,6 @@ def _hop_starlette() -> Any:
 
     loop = _background_loop()
     app = _starlette()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -89,7 +74,7 @@ def _hop_starlette() -> Any:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        await app(dict(scope), receive, send)
+        await app({**SCOPE, "state": {}}, receive, send)
         return sent
 
     def hop_starlette(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -36,25 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 if __package__:
-    from .peers import ENVIRON, wrap_asgi, wrap_wsgi
+    from .peers import ENVIRON, SCOPE, wrap_asgi, wrap_wsgi
 else:  # run as a script: python benchmarks/overhead.py
-    from peers import ENVIRON, wrap_asgi, wrap_wsgi
+    from peers import ENVIRON, SCOPE, wrap_asgi, wrap_wsgi
 
 
-SCOPE = {
-    "type": "http",
-    "asgi": {"version": "3.0"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "path": "/",
-    "raw_path": b"/",
-    "query_string": b"",
-    "root_path": "",
-    "headers": [(b"host", b"x")],
-    "client": ("127.0.0.1", 1),
-    "server": ("127.0.0.1", 80),
-}
 W2A = ["floor", "bridge", "a2wsgi", "asgiref", "uvicorn", "starlette"]
 A2W = ["floor", "bridge", "a2wsgi"]
 

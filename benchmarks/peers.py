@@ -4,7 +4,8 @@ One place for the names every benchmark uses (``bridge``, ``a2wsgi``, ``asgiref`
 ``uvicorn``, ``starlette``), so the per-request, streaming and end-to-end runs measure the same
 constructors. ``BENCH_BRIDGE=<package>`` measures a saved copy of the bridge
 instead (A/B runs). Floors and framework apps stay with the benchmark that uses them;
-:data:`ENVIRON`, the WSGI environ of a plain ``GET /``, is the one they all start from.
+:data:`ENVIRON`, the WSGI environ of a plain ``GET /``, is the one they all start from, and
+:data:`SCOPE` the same request as an ASGI scope.
 """
 
 from __future__ import annotations
@@ -28,6 +29,23 @@ ENVIRON: dict[str, Any] = {
     "HTTP_HOST": "x",
     "REMOTE_ADDR": "127.0.0.1",
     "REMOTE_PORT": "1",
+}
+
+
+# The same request as an ASGI server describes it.
+SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/",
+    "raw_path": b"/",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [(b"host", b"x")],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 80),
 }
 
 
