@@ -11,10 +11,11 @@ only the framework and bridge it serves. Every app answers ``GET /`` with the
   ``send`` calls) through one, for :mod:`benchmarks.thread_cpu`;
   ``plain_wsgi``: a hand-written WSGI hello;
   ``hop_wsgi``: the same hello plus one ``run_coroutine_threadsafe`` round
-  trip to a background event loop, the floor of any ASGI->WSGI bridge;
+  trip to a background event loop, issue 5's one-hop floor (a bridge with a
+  cheaper hand-off than the standard library's can beat it);
   ``hop_starlette``: the Starlette hello awaited in that one round trip, with a
-  fixed scope and no checks: the floor of any one-loop bridge serving Starlette,
-  measured in the same server rather than added up;
+  fixed scope and no checks: a reference for a one-loop bridge serving
+  Starlette, measured in the same server rather than added up;
 :func:`starlette_cost_us` measures the Starlette hello on its own, awaited directly
 on an event loop with no server and no bridge: the share of an end-to-end request
 that is Starlette's (the runner reports it next to the end-to-end table).
