@@ -584,7 +584,7 @@ class WsgiToAsgi:
             "wsgi.version": (1, 0),
             "wsgi.errors": WsgiErrors(),
             "wsgi.multithread": workers > 1,
-            "wsgi.multiprocess": False,
+            "wsgi.multiprocess": True,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,

@@ -30,7 +30,7 @@ def adapter_base() -> dict[str, Any]:
         "wsgi.version": (1, 0),
         "wsgi.errors": WsgiErrors(),
         "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
+        "wsgi.multiprocess": True,
         "wsgi.run_once": False,
         "wsgi.input_terminated": True,
         "wsgi.file_wrapper": FileWrapper,
@@ -606,7 +606,8 @@ def test_adapter_environ_constants(workers: int, capsys: pytest.CaptureFixture[s
     assert environ["wsgi.version"] == (1, 0)
     assert environ["wsgi.url_scheme"] == "http"
     assert environ["wsgi.multithread"] is (workers > 1)
-    assert type(environ["wsgi.multiprocess"]) is bool
+    # A2.17 (revised): the ASGI server may run several worker processes (PEP 3333).
+    assert environ["wsgi.multiprocess"] is True
     assert environ["wsgi.run_once"] is False
     assert environ["wsgi.input_terminated"] is True
     errors = environ["wsgi.errors"]
