@@ -18,7 +18,7 @@ hypothesis hammer these functions directly (tests/test_http.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 
 from ._errors import RequestRejected
@@ -140,6 +140,24 @@ def check_request_header_value(name: str, value: str) -> None:
         raise RequestRejected(400, f"request header {name!r} holds CR, LF or NUL")
 
 
+def _header_pair(item: object) -> tuple[object, object]:
+    """A WSGI response header entry that is not a 2-tuple, as a pair, or ``TypeError``.
+
+    Lists and other sequences of two items are accepted (asgiref and a2wsgi
+    take them); ``str`` and ``bytes`` are sequences too but never a pair.
+    """
+    if (
+        isinstance(item, Sequence)
+        and not isinstance(item, (str, bytes, bytearray))
+        and len(item) == 2
+    ):
+        return item[0], item[1]
+    raise TypeError(
+        f"each WSGI response header must be a (name, value) pair of str, got "
+        f"{type(item).__name__}: {item!r}"
+    )
+
+
 def encode_wsgi_headers(
     headers: object, max_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES
 ) -> list[tuple[bytes, bytes]]:
@@ -149,9 +167,15 @@ def encode_wsgi_headers(
     latin-1, and hop-by-hop headers are dropped. Leading and trailing spaces
     and tabs are stripped from values: they are not part of a field value
     (RFC 9110 section 5.5) and h11 (uvicorn) refuses them, while Django's WSGI
-    handler sends every Set-Cookie value with a leading space. Anything that is
-    not a list of ``(str, str)`` with a token name and a clean value raises, and so
-    do headers whose names and values add up to more than ``max_bytes``.
+    handler sends every Set-Cookie value with a leading space.
+
+    PEP 3333 asks for a list of ``(name, value)`` tuples; like asgiref and
+    a2wsgi, any 2-item sequence of ``str`` (``["X-A", "1"]``) is accepted as an
+    entry too, and validated the same way. ``TypeError``: ``headers`` is not a
+    list, an entry is not a 2-item sequence, or a part is not a ``str``.
+    ``ValueError``: a name is not a token, a value holds control characters or
+    code points above U+00FF, or names and values add up to more than
+    ``max_bytes``.
     """
     if type(headers) is not list:
         raise TypeError(
@@ -160,9 +184,10 @@ def encode_wsgi_headers(
     out: list[tuple[bytes, bytes]] = []
     size = 0
     for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError(f"each WSGI response header must be a (name, value) tuple: {item!r}")
-        name, value = item
+        if type(item) is tuple and len(item) == 2:  # the common case: two checks
+            name, value = item
+        else:
+            name, value = _header_pair(item)
         if type(name) is not str or type(value) is not str:
             raise TypeError(f"WSGI response header name and value must be str: {item!r}")
         size += len(name) + len(value)
@@ -187,7 +212,8 @@ def decode_asgi_headers(
 ) -> list[tuple[str, str]]:
     """ASGI ``http.response.start`` headers -> WSGI header list.
 
-    Every entry must be a pair of ``bytes``; names must be tokens (so
+    Every entry must be a pair of ``bytes``: any 2-item iterable, a list as
+    well as a tuple, as the ASGI spec allows. Names must be tokens (so
     pseudo-headers such as ``:status`` are refused) and values may not hold
     control characters. Hop-by-hop headers are dropped: wsgiref asserts on them.
     Names and values adding up to more than ``max_bytes`` raise ``ValueError``.

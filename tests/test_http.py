@@ -1,13 +1,24 @@
-"""bridge._http: status lines and response headers (checklist A4.2-A4.4, B3.3-B3.4, B4.1-B4.2)."""
+"""bridge._http: status lines and response headers (checklist A4.2-A4.4, B3.3-B3.4, B4.1-B4.2).
+
+The pure functions first, then (at the end) one request through each adapter for
+the header shapes asgiref and a2wsgi users send: ``[name, value]`` lists.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections import UserList
+from collections.abc import Iterator, Sequence
 from http import HTTPStatus
+from typing import Any, NamedTuple
 
 import pytest
+from asgi_client import Client, serve
 from hypothesis import given
 from hypothesis import strategies as st
+from wsgi_driver import call_wsgi
 
+from bridge import AsgiToWsgi, WsgiToAsgi
 from bridge._http import (
     HOP_BY_HOP,
     check_asgi_status,
@@ -262,19 +273,91 @@ def test_encode_rejects_non_list(headers: object) -> None:
 @pytest.mark.parametrize(
     "item",
     [
-        ["Content-Type", "text/plain"],  # a list, not a tuple
         ("Content-Type",),
         ("Content-Type", "text/plain", "extra"),
+        ["Content-Type"],
+        ["Content-Type", "text/plain", "extra"],
+        [],
         "Content-Type",
+        "ab",  # a 2-item sequence of str, but a str is never a pair
+        b"ab",
+        bytearray(b"ab"),
+        memoryview(b"ab"),  # a Sequence, of ints
+        {"Content-Type", "text/plain"},  # not a Sequence: no order
+        {"Content-Type": "text/plain"},
+        iter(("Content-Type", "text/plain")),
         (b"Content-Type", "text/plain"),
         ("Content-Type", b"text/plain"),
         ("Content-Length", 5),
         (None, "x"),
+        [b"Content-Type", "text/plain"],
+        ["Content-Type", b"text/plain"],
+        ["Content-Length", 5],
+        None,
     ],
 )
 def test_encode_rejects_bad_items(item: object) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="WSGI response header"):
         encode_wsgi_headers([item])
+
+
+class PairView(Sequence[str]):
+    """A read-only 2-item Sequence that is neither a tuple nor a list."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self._items = (name, value)
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
+
+
+class Pair(NamedTuple):
+    """A tuple subclass, as some apps build their headers."""
+
+    name: str
+    value: str
+
+
+def test_encode_accepts_any_two_item_sequence_of_str() -> None:
+    """A4.3: asgiref and a2wsgi take ``["X-Colour", "Blue"]``; so does the bridge."""
+    expected = [(b"content-type", b"text/plain"), (b"x-colour", b"Blue")]
+    for shape in (tuple, list, UserList, lambda p: PairView(*p), lambda p: Pair(*p)):
+        headers = [shape(("Content-Type", "text/plain")), shape(("X-Colour", " Blue "))]
+        assert encode_wsgi_headers(headers) == expected, shape
+    mixed = [("Content-Type", "text/plain"), ["X-Colour", "Blue"]]
+    assert encode_wsgi_headers(mixed) == expected
+
+
+@pytest.mark.parametrize(
+    ("item", "error"),
+    [
+        (["X-A", "a\r\nSet-Cookie: evil=1"], ValueError),  # response splitting
+        (["X-A", "a\x00b"], ValueError),
+        (["X-A", "\u0100"], ValueError),  # not latin-1
+        (["X A", "v"], ValueError),  # not a token
+        (["", "v"], ValueError),  # empty name
+        (UserList(["X:Y", "v"]), ValueError),
+        (PairView("X-A", "a\nb"), ValueError),
+    ],
+)
+def test_encode_validates_list_entries_like_tuples(item: Sequence[str], error: type) -> None:
+    """A4.3: a list entry gets every check a tuple gets."""
+    with pytest.raises(error):
+        encode_wsgi_headers([item])
+    with pytest.raises(error):
+        encode_wsgi_headers([(item[0], item[1])])
+
+
+def test_encode_drops_hop_by_hop_and_counts_bytes_for_list_entries() -> None:
+    """A4.4 and max_response_header_bytes hold for list entries too."""
+    headers = [["Connection", "close"], ["Transfer-Encoding", "chunked"], ["X-Ok", "1"]]
+    assert encode_wsgi_headers(headers) == [(b"x-ok", b"1")]
+    with pytest.raises(ValueError, match="max_response_header_bytes=10"):
+        encode_wsgi_headers([["X-Big", "b" * 6]], 10)
+    assert encode_wsgi_headers([["X-Big", "b" * 5]], 10) == [(b"x-big", b"bbbbb")]
 
 
 # ---------------------------------------------------------------- decode_asgi_headers (B3.4, B4.2)
@@ -290,6 +373,28 @@ def test_decode_bytes_pairs() -> None:
     for name, value in decode_asgi_headers(headers):
         assert type(name) is str
         assert type(value) is str
+
+
+def test_decode_accepts_lists_and_any_two_item_iterable() -> None:
+    """B3.4: the spec's headers are an iterable of [name, value] iterables of bytes."""
+    expected = [("content-type", "text/plain"), ("x-colour", "Blue")]
+    as_tuples = [(b"content-type", b"text/plain"), (b"x-colour", b"Blue")]
+    as_lists = [[b"content-type", b"text/plain"], [b"x-colour", b"Blue"]]
+
+    def pairs() -> Iterator[Iterator[bytes]]:
+        for name, value in as_tuples:
+            yield iter((name, value))
+
+    for headers in (as_tuples, as_lists, tuple(as_lists), iter(as_lists), pairs()):
+        assert decode_asgi_headers(headers) == expected
+    # Lists get every check tuples get.
+    with pytest.raises(ValueError):
+        decode_asgi_headers([[b"x-a", b"a\r\nb"]])
+    with pytest.raises(ValueError):
+        decode_asgi_headers([[b":status", b"200"]])
+    with pytest.raises(TypeError):
+        decode_asgi_headers([[b"x-a", b"1", b"2"]])
+    assert decode_asgi_headers([[b"connection", b"close"], [b"x-a", b"1"]]) == [("x-a", "1")]
 
 
 def test_decode_accepts_bytearray() -> None:
@@ -355,12 +460,16 @@ def test_decode_drops_hop_by_hop(name: str) -> None:
 # ---------------------------------------------------------------- properties
 
 
-@given(st.lists(st.tuples(token_names, clean_values), max_size=10))
-def test_encode_then_decode_round_trip(headers: list[tuple[str, str]]) -> None:
+@given(st.lists(st.tuples(token_names, clean_values, st.booleans()), max_size=10))
+def test_encode_then_decode_round_trip(drawn: list[tuple[str, str, bool]]) -> None:
+    # Each entry a (name, value) tuple or a [name, value] list, as asgiref and a2wsgi allow.
+    headers = [[n, v] if as_list else (n, v) for n, v, as_list in drawn]
     encoded = encode_wsgi_headers(headers)
     assert all(type(n) is bytes and type(v) is bytes for n, v in encoded)
-    assert [n for n, _ in encoded] == [n.lower().encode("ascii") for n, _ in headers]
-    assert decode_asgi_headers(encoded) == [(n.lower(), v.strip(" \t")) for n, v in headers]
+    assert [n for n, _ in encoded] == [n.lower().encode("ascii") for n, _, _ in drawn]
+    assert decode_asgi_headers(encoded) == [(n.lower(), v.strip(" \t")) for n, v, _ in drawn]
+    # The same headers as ASGI lists decode the same.
+    assert decode_asgi_headers([list(pair) for pair in encoded]) == decode_asgi_headers(encoded)
 
 
 @given(st.lists(st.tuples(st.sampled_from(HOP_BY_HOP_NAMES), clean_values), max_size=5))
@@ -380,6 +489,7 @@ anything = st.one_of(
 )
 wsgi_header_items = st.one_of(
     st.tuples(st.text(max_size=12), st.text(max_size=12)),
+    st.lists(st.text(max_size=12), min_size=2, max_size=2),
     st.tuples(anything, anything),
     st.lists(anything, max_size=3),
     anything,
@@ -421,3 +531,54 @@ def test_decode_fuzz_only_type_or_value_errors(headers: object) -> None:
         assert not any(c in value for c in "\r\n\x00")
         assert not name.startswith(":")
         assert name.lower() not in HOP_BY_HOP
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.mark.anyio
+async def test_w2a_sends_list_header_entries_and_refuses_bad_ones() -> None:
+    """A4.3: a WSGI app's ``[name, value]`` lists reach the ASGI server, validated."""
+    errors: list[BaseException] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/bad":
+            try:
+                start_response("200 OK", [["X-Colour", "Blue\r\nSet-Cookie: evil=1"]])
+            except ValueError as exc:
+                errors.append(exc)
+                start_response("502 Bad Gateway", [["Content-Type", "text/plain"]], sys.exc_info())
+                return [b"refused"]
+            return [b"the bad header was accepted"]
+        start_response("200 OK", [["Content-Type", "text/plain"], ["X-Colour", "Blue"]])
+        return [b"ok"]
+
+    client = Client()
+    await serve(WsgiToAsgi(app), client, validate=True)
+    assert client.status == 200 and client.body == b"ok"
+    sent_headers = client.sent[0]["headers"]
+    assert sent_headers[:2] == [(b"content-type", b"text/plain"), (b"x-colour", b"Blue")]
+
+    client = Client()
+    await serve(WsgiToAsgi(app), client, validate=True, path="/bad")
+    assert len(errors) == 1 and "X-Colour" in str(errors[0])
+    assert client.status == 502 and client.body == b"refused"
+    assert all(b"evil" not in value for _, value in client.sent[0]["headers"])
+
+
+def test_a2w_takes_asgi_headers_as_lists() -> None:
+    """B3.4: an ASGI app's headers as a list of [name, value] lists reach the WSGI server."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [[b"content-type", b"text/plain"], [b"x-colour", b"Blue"]]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    bridged = AsgiToWsgi(app, lifespan="off")
+    try:
+        result = call_wsgi(bridged)  # through wsgiref.validate, which wants (str, str) tuples
+    finally:
+        bridged.close()
+    assert result.status == "200 OK" and result.body == b"ok"
+    assert ("x-colour", "Blue") in result.headers
+    assert ("content-type", "text/plain") in result.headers
