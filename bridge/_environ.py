@@ -28,6 +28,7 @@ channel, in ``_wsgi_input.py``) and everything that waits.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -122,7 +123,7 @@ def build_environ(
     scope: Mapping[str, Any],
     base: Mapping[str, Any],
     *,
-    duplicate_header_limit: int = DEFAULT_DUPLICATE_HEADER_LIMIT,
+    duplicate_header_limit: int | None = DEFAULT_DUPLICATE_HEADER_LIMIT,
     max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
 ) -> Environ:
@@ -130,8 +131,12 @@ def build_environ(
 
     ``base`` holds the per-adapter constants (``wsgi.version``, ``wsgi.errors``,
     ``wsgi.multithread`` ...); it is copied, never changed. The caller adds
-    ``wsgi.input``. The limits are checked on the way (``bridge._limits``).
+    ``wsgi.input``. The limits are checked on the way (``bridge._limits``);
+    ``duplicate_header_limit=None`` counts no copies (asgiref's "off").
     """
+    # None: no limit. The loop below then compares against a count no request
+    # can reach (max_header_count bounds it first): still one comparison a header.
+    dup_limit = sys.maxsize if duplicate_header_limit is None else duplicate_header_limit
     scheme: str = scope.get("scheme") or "http"
     root_path: str = scope.get("root_path", "") or ""
     path: str = scope["path"]
@@ -206,8 +211,8 @@ def build_environ(
             continue
         seen = counts.get(name, 0) + 1
         counts[name] = seen
-        if seen > duplicate_header_limit:
-            raise RequestRejected(400, f"more than {duplicate_header_limit} {name!r} headers")
+        if seen > dup_limit:
+            raise RequestRejected(400, f"more than {dup_limit} {name!r} headers")
         if name == "content-length":
             content_lengths.extend(part.strip() for part in value.split(","))
             continue

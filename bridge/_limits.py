@@ -5,7 +5,8 @@ Theory of operation
 Both adapters take the same keyword options (``max_body_size``,
 ``max_header_count``, ``max_header_bytes``, ``max_response_header_bytes``;
 ``WsgiToAsgi`` also ``duplicate_header_limit``). :func:`check_limits` validates
-them once, in ``__init__``. The per-request checks are plain integer
+them once, in ``__init__``; ``max_body_size`` and ``duplicate_header_limit``
+may be None, for no limit. The per-request checks are plain integer
 comparisons written inline where the pure translators already walk the headers
 (``_environ.build_environ``, ``_scope.build_scope``, ``_http``'s header
 encoders), so a request that stays within the limits costs one addition and
@@ -14,6 +15,8 @@ is crossed is one of the functions below called, to build the refusal:
 
 * a request head too large -> ``RequestRejected`` 414 (target) or 431 (headers),
   answered without calling the app;
+* more than ``duplicate_header_limit`` copies of one request header ->
+  ``RequestRejected`` 400, without calling the app (checklist A2.13);
 * a declared Content-Length above ``max_body_size`` -> ``RequestRejected`` 413,
   without calling the app;
 * a body without a declared length that grows past ``max_body_size`` ->
@@ -47,13 +50,21 @@ DEFAULT_MAX_RESPONSE_HEADER_BYTES = 64 * 1024
 DEFAULT_DUPLICATE_HEADER_LIMIT = 100
 
 
+#: The options that may be None, meaning "no limit".
+NONE_MEANS_NO_LIMIT = frozenset({"max_body_size", "duplicate_header_limit"})
+
+
 def check_limits(**limits: int | None) -> None:
-    """Refuse option values that are not positive ints (``max_body_size`` may be None)."""
+    """Refuse option values that are not positive ints.
+
+    ``max_body_size`` and ``duplicate_header_limit`` may also be None: no limit
+    (asgiref's way to switch its duplicate header limit off).
+    """
     for name, value in limits.items():
-        if value is None and name == "max_body_size":
+        if value is None and name in NONE_MEANS_NO_LIMIT:
             continue
         if type(value) is not int or value < 1:
-            allowed = "a positive int or None" if name == "max_body_size" else "a positive int"
+            allowed = "a positive int or None" if name in NONE_MEANS_NO_LIMIT else "a positive int"
             raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 

@@ -399,6 +399,27 @@ def test_duplicate_cookie_limit() -> None:
     assert error.status == 400
 
 
+def test_duplicate_header_limit_none_counts_no_copies() -> None:
+    """A2.13 switched off, as asgiref's ``duplicate_header_limit=None`` does."""
+    headers = [(b"x-a", b"1")] * 300 + [(b"cookie", b"c=1")] * 300
+    with pytest.raises(RequestRejected):  # the default limit refuses these ...
+        build_environ(make_scope(headers=headers), adapter_base(), max_header_count=1000)
+    environ = headers_env(headers, duplicate_header_limit=None, max_header_count=1000)
+    assert environ["HTTP_X_A"] == ",".join(["1"] * 300)  # ... None joins them all
+    assert environ["HTTP_COOKIE"] == "; ".join(["c=1"] * 300)
+
+
+def test_duplicate_header_limit_none_keeps_the_other_refusals() -> None:
+    """None lifts the copy count only: conflicting lengths and the size limits still refuse."""
+    lengths = [(b"content-length", b"5"), (b"content-length", b"6")]
+    assert rejected(make_scope(headers=lengths), duplicate_header_limit=None).status == 400
+    many = [(b"x-a", b"1")] * 101  # past max_header_count (100)
+    assert rejected(make_scope(headers=many), duplicate_header_limit=None).status == 431
+    big = [(b"x-a", b"v" * 60)] * 2
+    error = rejected(make_scope(headers=big), duplicate_header_limit=None, max_header_bytes=100)
+    assert error.status == 431
+
+
 # ---------------------------------------------------------------- A2.14 server
 
 

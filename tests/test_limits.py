@@ -84,10 +84,20 @@ async def test_a2wsgi_style_aliases_take_the_limits() -> None:
         a2w.close()
 
 
-def test_duplicate_header_limit_is_checked_too() -> None:
-    with pytest.raises(ValueError, match="duplicate_header_limit"):
-        WsgiToAsgi(lambda e, s: [], duplicate_header_limit=0)
+@pytest.mark.parametrize("value", [0, -1, 1.5, "100", True])
+def test_duplicate_header_limit_is_checked_too(value: Any) -> None:
+    with pytest.raises(ValueError, match="duplicate_header_limit must be a positive int or None"):
+        WsgiToAsgi(lambda e, s: [], duplicate_header_limit=value)
     check_limits(duplicate_header_limit=1, max_body_size=None)  # the smallest valid values
+
+
+def test_duplicate_header_limit_none_is_accepted_and_kept() -> None:
+    """asgiref's ``WsgiToAsgi(app, duplicate_header_limit=None)`` switches the limit off."""
+    check_limits(duplicate_header_limit=None)
+    assert WsgiToAsgi(lambda e, s: [], duplicate_header_limit=None).duplicate_header_limit is None
+    # None stays refused where it has no meaning.
+    with pytest.raises(ValueError, match="max_header_count must be a positive int, got None"):
+        check_limits(max_header_count=None)
 
 
 # ---------------------------------------------------------------- WsgiToAsgi helpers
@@ -269,6 +279,29 @@ async def test_w2a_request_head_limits(
     await serve(WsgiToAsgi(app, **options), client, **scope)
     assert client.status == status and client.complete
     assert app.calls == (1 if status == 200 else 0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("limit", "status"), [(None, 200), (100, 400), (150, 200), (149, 400)])
+async def test_w2a_duplicate_header_limit_none_lets_every_copy_through(
+    limit: int | None, status: int
+) -> None:
+    """A2.13: more than N copies of one header -> 400 without calling the app; None: no N."""
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["HTTP_X_MANY"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    client = Client()
+    adapter = WsgiToAsgi(app, duplicate_header_limit=limit, max_header_count=1000)
+    await serve(adapter, client, headers=[(b"x-many", b"v")] * 150)
+    assert client.status == status and client.complete
+    if status == 200:
+        assert seen == [",".join(["v"] * 150)]
+    else:
+        assert seen == [] and b"more than" in client.body
 
 
 @pytest.mark.anyio
