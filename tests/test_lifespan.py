@@ -19,6 +19,7 @@ import pytest
 from conftest import LOOP_THREAD, loop_threads
 from wsgi_driver import Result, call_wsgi
 
+import bridge._lifespan
 from bridge import AsgiToWsgi
 
 pytestmark = pytest.mark.timeout(30)
@@ -82,6 +83,11 @@ class App:
 
 def ok(result: Result) -> bool:
     return result.status == "200 OK"
+
+
+def warnings_from_bridge(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Every record of the ``bridge`` logger at WARNING or above."""
+    return [r for r in caplog.records if r.name == "bridge" and r.levelno >= logging.WARNING]
 
 
 # -- startup ---------------------------------------------------------------------------
@@ -213,11 +219,13 @@ def test_startup_failed_gives_500_with_the_message_and_logs_it(
     assert any("database unreachable" in r.getMessage() for r in logged)
 
 
-@pytest.mark.parametrize("how", ["raise", "return"])
+@pytest.mark.parametrize(("how", "reason"), [("raise", "raised"), ("return", "returned")])
 def test_app_without_lifespan_is_served_without_state_and_never_shut_down(
-    make_adapter: Callable[..., AsgiToWsgi], how: str
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture, how: str, reason: str
 ) -> None:
-    """B6.4: raising on the lifespan scope, or returning without answering."""
+    """B6.4 (revised): raising on the lifespan scope, or returning without answering,
+    is "unsupported" with exactly one warning (it used to be a debug record only)."""
+    caplog.set_level(logging.DEBUG, logger="bridge")
     app = App(startup=how)
     adapter = make_adapter(app)
     first = call_wsgi(adapter)
@@ -228,6 +236,9 @@ def test_app_without_lifespan_is_served_without_state_and_never_shut_down(
     adapter.close()
     assert len(app.lifespan_scopes) == 1
     assert "lifespan.shutdown" not in app.received
+    (warning,) = warnings_from_bridge(caplog)
+    assert warning.levelno == logging.WARNING
+    assert reason in warning.getMessage() and "without lifespan" in warning.getMessage()
 
 
 def test_lifespan_off_never_sends_a_lifespan_scope(
@@ -243,15 +254,16 @@ def test_lifespan_off_never_sends_a_lifespan_scope(
     assert app.received == []
 
 
-@pytest.mark.parametrize("how", ["raise", "return"])
+@pytest.mark.parametrize(("how", "reason"), [("raise", b"raised"), ("return", b"returned")])
 def test_lifespan_on_with_an_app_that_does_not_support_it_gives_500(
-    make_adapter: Callable[..., AsgiToWsgi], how: str
+    make_adapter: Callable[..., AsgiToWsgi], how: str, reason: bytes
 ) -> None:
     app = App(startup=how)
     adapter = make_adapter(app, lifespan="on")
     for _ in range(2):
         result = call_wsgi(adapter)
         assert result.status is not None and result.status.startswith("500 ")
+        assert b"lifespan='on'" in result.body and reason in result.body
     assert app.http_scopes == []
 
 
@@ -433,9 +445,14 @@ def test_a_loop_passed_in_gets_shutdown_once_and_is_never_stopped_or_closed(
 # -- B6.7: messages out of phase -------------------------------------------------------------
 
 
-def test_lifespan_messages_that_do_not_fit_the_phase_raise(
-    make_adapter: Callable[..., AsgiToWsgi],
+def test_lifespan_messages_that_do_not_fit_the_phase_after_startup_raise(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """B6.7: once startup is answered, a message of the wrong phase raises from send and
+    changes nothing else. (Messages of the wrong kind sent *during* startup used to be
+    here too, raising without consequence; since checklist B6.4 was revised they make
+    lifespan unsupported: test_b6_4_a_wrong_message_during_startup_means_unsupported.)"""
+    caplog.set_level(logging.WARNING, logger="bridge")
     raised: dict[str, type[BaseException]] = {}
 
     async def attempt(label: str, send: Any, message: Any) -> None:
@@ -447,18 +464,11 @@ def test_lifespan_messages_that_do_not_fit_the_phase_raise(
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await receive()
-            await attempt(
-                "shutdown.complete during startup", send, {"type": "lifespan.shutdown.complete"}
-            )
-            await attempt(
-                "shutdown.failed during startup",
-                send,
-                {"type": "lifespan.shutdown.failed", "message": "x"},
-            )
-            await attempt("unknown type", send, {"type": "lifespan.bogus"})
-            await attempt("http message", send, {"type": "http.response.start", "status": 200})
             scope["state"]["ready"] = True
             await send({"type": "lifespan.startup.complete"})
+            await attempt("unknown type", send, {"type": "lifespan.bogus"})
+            await attempt("http message", send, {"type": "http.response.start", "status": 200})
+            await attempt("not a dict", send, "lifespan.startup.complete")
             await attempt("startup.complete twice", send, {"type": "lifespan.startup.complete"})
             await attempt(
                 "startup.failed after start",
@@ -478,16 +488,240 @@ def test_lifespan_messages_that_do_not_fit_the_phase_raise(
     adapter = make_adapter(app)
     result = call_wsgi(adapter)
     assert ok(result) and result.body == b"ready=True"  # the misfires did not derail startup
+    assert ok(call_wsgi(adapter))
     adapter.close()
+    assert warnings_from_bridge(caplog) == []
     assert sorted(raised) == sorted(
         [
-            "shutdown.complete during startup",
-            "shutdown.failed during startup",
             "unknown type",
             "http message",
+            "not a dict",
             "startup.complete twice",
             "startup.failed after start",
             "startup.complete during shutdown",
             "shutdown.complete twice",
         ]
     )
+
+
+# -- B6.4 (revised): an app that does not really speak lifespan is never waited for ----------
+#
+# Each of these apps would have held every request for startup_timeout (then 500) before
+# checklist B6.4 was revised. startup_timeout is set far above the test's own timeout, so
+# a held request fails the test by timing out: no wall-clock assertion is needed.
+
+HELD = 30.0  # startup_timeout: a request held for it outlives pytest.mark.timeout(10)
+
+
+class IgnoresScopeType:
+    """A small raw ASGI app that answers every scope as if it were HTTP.
+
+    On the lifespan scope its ``http.response.start`` is a protocol violation:
+    ``send`` raises, the app swallows that (``send_errors``) and then, as it would
+    for a request, waits on ``receive()`` for an ``http.disconnect`` that never comes.
+    ``swallow_cancels`` makes it also ignore that many cancellations of that wait.
+    """
+
+    def __init__(self, swallow_cancels: int = 0) -> None:
+        self.swallow_cancels = swallow_cancels
+        self.cancels = 0
+        self.received: dict[str, list[str]] = {"lifespan": [], "http": []}
+        self.send_errors: list[BaseException] = []
+        self.http_scopes: list[Scope] = []
+        self.lifespan_ended = threading.Event()
+        self.swallowed_all = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.http_scopes.append(scope)
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": CT})
+            await send({"type": "http.response.body", "body": b"hello"})
+        except RuntimeError as exc:
+            self.send_errors.append(exc)
+        try:
+            while True:
+                try:
+                    message = await receive()
+                except asyncio.CancelledError:
+                    self.cancels += 1
+                    if self.cancels > self.swallow_cancels:
+                        raise
+                    if self.cancels == self.swallow_cancels:
+                        self.swallowed_all.set()
+                    continue
+                self.received[scope["type"]].append(message["type"])
+                if message["type"] == "http.disconnect":
+                    return
+        finally:
+            if scope["type"] == "lifespan":
+                self.lifespan_ended.set()
+
+
+@pytest.mark.timeout(10)
+def test_b6_4_app_sending_http_on_the_lifespan_scope_is_served_at_once_without_state(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    """B6.4: http.response.start on the lifespan scope, the error swallowed, then a wait
+    on receive() for ever: unsupported at once, one warning, no state, the lifespan task
+    cancelled, and close() never sends lifespan.shutdown."""
+    caplog.set_level(logging.DEBUG, logger="bridge")
+    app = IgnoresScopeType()
+    adapter = make_adapter(app, startup_timeout=HELD)
+    first = call_wsgi(adapter)
+    assert ok(first) and first.body == b"hello"
+    assert ok(call_wsgi(adapter))
+    assert all("state" not in scope for scope in app.http_scopes)
+    assert len(app.http_scopes) == 2
+    (error,) = app.send_errors  # send raised inside the app (B6.7), on the lifespan scope only
+    assert isinstance(error, RuntimeError) and "lifespan" in str(error)
+    assert app.lifespan_ended.wait(TIMEOUT)  # cancelled: it does not linger until close()
+    assert app.cancels == 1
+    adapter.close()
+    assert app.received["lifespan"] == ["lifespan.startup"]  # never lifespan.shutdown
+    (warning,) = warnings_from_bridge(caplog)  # one, and no error for the app's exception
+    assert warning.levelno == logging.WARNING
+    assert "'http.response.start'" in warning.getMessage()
+    assert "without lifespan" in warning.getMessage()
+
+
+@pytest.mark.timeout(10)
+def test_b6_4_two_task_app_violating_in_one_task_and_waiting_in_another_is_not_waited_for(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    """B6.4: one task sends http.response.start (and dies of the error), the other waits
+    on receive() for http.disconnect: the violation alone decides "unsupported"."""
+    caplog.set_level(logging.DEBUG, logger="bridge")
+    responder_errors: dict[str, BaseException | None] = {}
+    waiter_cancelled = threading.Event()
+    states: list[object] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            states.append(scope.get("state", "absent"))
+
+        async def respond() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": CT})
+            await send({"type": "http.response.body", "body": b"two tasks"})
+
+        responder = asyncio.get_running_loop().create_task(respond())
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except asyncio.CancelledError:
+            waiter_cancelled.set()
+            raise
+        finally:
+            if responder.done() and not responder.cancelled():
+                responder_errors[scope["type"]] = responder.exception()
+            else:
+                responder.cancel()
+
+    adapter = make_adapter(app, startup_timeout=HELD)
+    result = call_wsgi(adapter)
+    assert ok(result) and result.body == b"two tasks"
+    assert states == ["absent"]
+    assert waiter_cancelled.wait(TIMEOUT)
+    adapter.close()
+    assert isinstance(responder_errors["lifespan"], RuntimeError)
+    assert responder_errors["http"] is None
+    (warning,) = warnings_from_bridge(caplog)
+    assert "'http.response.start'" in warning.getMessage()
+
+
+@pytest.mark.timeout(10)
+def test_b6_4_lifespan_on_with_an_app_violating_the_protocol_gives_a_clear_500(
+    make_adapter: Callable[..., AsgiToWsgi], caplog: pytest.LogCaptureFixture
+) -> None:
+    """B6.4 with lifespan="on": the violation is a startup failure, at once."""
+    caplog.set_level(logging.DEBUG, logger="bridge")
+    app = IgnoresScopeType()
+    adapter = make_adapter(app, lifespan="on", startup_timeout=HELD)
+    for _ in range(2):
+        result = call_wsgi(adapter)
+        assert result.status is not None and result.status.startswith("500 ")
+        assert result.body.startswith(b"ASGI lifespan startup failed: ")
+        assert b"lifespan='on'" in result.body
+        assert b"does not support lifespan" in result.body
+        assert b"'http.response.start'" in result.body
+    assert app.http_scopes == []
+    assert app.lifespan_ended.wait(TIMEOUT)
+    adapter.close()
+    assert app.received["lifespan"] == ["lifespan.startup"]
+    (record,) = warnings_from_bridge(caplog)
+    assert record.levelno == logging.ERROR and "'http.response.start'" in record.getMessage()
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        ({"type": "lifespan.shutdown.complete"}, "'lifespan.shutdown.complete'"),
+        ({"type": "lifespan.shutdown.failed", "message": "x"}, "'lifespan.shutdown.failed'"),
+        ({"type": "lifespan.bogus"}, "'lifespan.bogus'"),
+        ({"type": "http.response.body", "body": b"x"}, "'http.response.body'"),
+        ({"status": 200}, "None"),
+        ("lifespan.startup.complete", "a str, not a message dict"),
+    ],
+)
+def test_b6_4_a_wrong_message_during_startup_means_unsupported(
+    make_adapter: Callable[..., AsgiToWsgi],
+    caplog: pytest.LogCaptureFixture,
+    message: Any,
+    named: str,
+) -> None:
+    """B6.4 (revised; before, these raised from send and startup went on, B6.7): any
+    send during startup other than startup.complete/failed makes lifespan unsupported,
+    even when the app swallows the error and then answers startup.complete after all."""
+    caplog.set_level(logging.DEBUG, logger="bridge")
+    raised: list[str] = []
+    received: list[str] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            received.append((await receive())["type"])
+            for attempt in (message, {"type": "lifespan.startup.complete"}):
+                try:
+                    await send(attempt)
+                except RuntimeError as exc:
+                    raised.append(str(exc))
+            received.append((await receive())["type"])  # never: cancelled instead
+            return
+        body = b"no state" if "state" not in scope else b"state"
+        await send({"type": "http.response.start", "status": 200, "headers": CT})
+        await send({"type": "http.response.body", "body": body})
+
+    adapter = make_adapter(app, startup_timeout=HELD)
+    result = call_wsgi(adapter)
+    assert ok(result) and result.body == b"no state"
+    adapter.close()
+    assert received == ["lifespan.startup"]
+    assert len(raised) == 2  # the violation, then the late startup.complete
+    assert "outside lifespan startup" in raised[1]
+    (warning,) = warnings_from_bridge(caplog)
+    assert named in warning.getMessage() and "without lifespan" in warning.getMessage()
+
+
+@pytest.mark.timeout(10)
+def test_b6_4_an_app_that_swallows_cancellation_holds_no_request_and_is_cancelled_again(
+    make_adapter: Callable[..., AsgiToWsgi],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """B6.4: the lifespan task of an unsupported app is cancelled without being waited
+    for; if it ignores that, it is cancelled again after _CANCEL_GRACE (one more warning),
+    and once more by close(), which ends it here."""
+    monkeypatch.setattr(bridge._lifespan, "_CANCEL_GRACE", 0.05)
+    caplog.set_level(logging.DEBUG, logger="bridge")
+    app = IgnoresScopeType(swallow_cancels=2)
+    adapter = make_adapter(app, startup_timeout=HELD, shutdown_timeout=TIMEOUT)
+    result = call_wsgi(adapter)
+    assert ok(result) and result.body == b"hello"
+    assert app.swallowed_all.wait(TIMEOUT)  # the first cancel, then the one after the grace
+    assert not app.lifespan_ended.is_set()
+    first, second = warnings_from_bridge(caplog)
+    assert "without lifespan" in first.getMessage()
+    assert "ignored cancellation" in second.getMessage()
+    adapter.close()
+    assert app.lifespan_ended.is_set() and app.cancels == 3
+    assert app.received["lifespan"] == ["lifespan.startup"]
