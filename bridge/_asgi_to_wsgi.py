@@ -53,7 +53,7 @@ from typing import Any
 from asgiref.compatibility import guarantee_single_callable
 
 from ._channel import Channel, LoopHandle
-from ._errors import ClientDisconnected, RequestRejected
+from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestRejected
 from ._http import check_asgi_status, decode_asgi_headers, status_line
 from ._lifespan import Lifespan, LifespanFailed
 from ._limits import (
@@ -237,8 +237,15 @@ class _AsgiCall:
         self.server_closed = False
         self.response_done: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
-        # Only wait_time needs to block a WSGI thread until the app returned.
-        self.app_done = threading.Event() if adapter.wait_time is not None else None
+        # Set when the app's coroutine returned: the WSGI call (through close())
+        # lasts until then (B4.8), as an ASGI server keeps a request's task.
+        self.app_done = threading.Event()
+        # An exception the app raised after its complete response (Starlette's
+        # error middleware re-raising after its 500, a failing background task).
+        # Whichever side pops it reports it: close() raises it to the host, or,
+        # when close() already gave up waiting (wait_time), the loop logs it.
+        self.late_errors: list[BaseException] = []
+        self.gave_up = False
 
     # -- loop side -------------------------------------------------------------
     def start(self) -> None:
@@ -271,6 +278,8 @@ class _AsgiCall:
             # Once the last body went out, the thread side reads no more events.
             if not self.finished and not self.out.closed:
                 self.out.put_nowait(("done", outcome))
+            elif self.finished and isinstance(outcome, Exception):
+                self._keep_late_error(outcome)
         except Exception:
             pass
         finally:
@@ -279,9 +288,22 @@ class _AsgiCall:
                 # Not a done callback: that would cost every request one more
                 # loop iteration.
                 self.runtime.tasks.pop(self.task, None)
-            if self.app_done is not None:
-                self.app_done.set()
+            self.app_done.set()
             del outcome
+
+    def _keep_late_error(self, error: Exception) -> None:
+        """The app raised after its complete response: hand it to close(), or log it."""
+        self.late_errors.append(error)
+        if self.gave_up and self._pop_late_error() is not None:
+            logger.error(
+                "ASGI app raised after its response, once the WSGI call had ended", exc_info=error
+            )
+
+    def _pop_late_error(self) -> BaseException | None:
+        try:
+            return self.late_errors.pop()  # atomic: exactly one side gets it
+        except IndexError:
+            return None
 
     def _mark_response_done(self) -> None:
         if self.response_done is not None and not self.response_done.done():
@@ -390,6 +412,7 @@ class _AsgiCall:
             error = RuntimeError("AsgiToWsgi was closed while the ASGI app was still running")
             self.out.put_nowait(("done", error))  # a 500, or the end of a cut stream
         self._end(ClientDisconnected("AsgiToWsgi was closed"))
+        self.app_done.set()  # a close() waiting after the response returns
 
     def _end(self, gone: ClientDisconnected) -> None:
         """The response is over for the app: its later sends raise, both channels close."""
@@ -482,11 +505,10 @@ class _AsgiCall:
         if kind == "body":
             _, chunk, more = event
             start_response(status_line(self.status), self.headers)
-            if not more:
-                if self.adapter.wait_time is None:
-                    return [chunk] if chunk else []
-                return _ResponseIterator(self, chunk, finished=True)
-            return _ResponseIterator(self, chunk, finished=False)
+            if not more and self.app_done.is_set() and not self.late_errors:
+                # The app has returned, cleanly: nothing left for close() to wait for.
+                return [chunk] if chunk else []
+            return _ResponseIterator(self, chunk, finished=not more)
         if kind == "file":
             return self._file_response(event[1], start_response)
         outcome = event[1]
@@ -494,9 +516,12 @@ class _AsgiCall:
             logger.warning("ASGI app was cancelled before sending a response body")
             return _plain(start_response, "503 Service Unavailable", b"Service Unavailable")
         if outcome is not None:
-            logger.error("ASGI app raised before sending a response body", exc_info=outcome)
-            exc_info = (type(outcome), outcome, outcome.__traceback__)
-            return _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
+            if self.adapter.raise_exceptions:
+                try:
+                    raise outcome  # to the host, its debugger or error monitor
+                finally:
+                    del outcome, event  # no cycle through this frame
+            return self._report_to_host(start_response, outcome)
         if self.started:
             logger.error("ASGI app returned after http.response.start without a body")
             start_response(status_line(self.status), self.headers)
@@ -508,25 +533,87 @@ class _AsgiCall:
         try:
             file = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
         except OSError as exc:
-            logger.error("http.response.pathsend: cannot open %r", path, exc_info=exc)
-            exc_info = (type(exc), exc, exc.__traceback__)
-            return _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
+            if self.adapter.raise_exceptions:
+                raise
+            return self._report_to_host(start_response, exc)
         start_response(status_line(self.status), self.headers)
         wrapper = self.environ.get("wsgi.file_wrapper")
         if wrapper is not None:
             return wrapper(file, self.adapter.chunk_size)  # type: ignore[no-any-return]
         return _file_blocks(file, self.adapter.chunk_size)
 
+    def _report_to_host(self, start_response: StartResponse, error: BaseException) -> list[bytes]:
+        """A 500 sent with ``exc_info`` (B4.5): hosts that look at it recover ``error``.
+
+        The bridge logs ``error`` only where nobody else will: not when the
+        host's ``start_response`` raised it at once (werkzeug's and httpx's
+        test clients), nor when the host says in the environ that it raises it
+        after the 500 (WsgiToAsgi, in a round trip), so it is logged once.
+        """
+        exc_info = (type(error), error, error.__traceback__)
+        try:
+            response = _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
+        except BaseException as raised:
+            if raised is not error:
+                logger.error("ASGI app raised before sending a response body", exc_info=error)
+            raise
+        finally:
+            del exc_info
+        if not self.environ.get(RAISES_EXC_INFO):
+            logger.error("ASGI app raised before sending a response body", exc_info=error)
+        return response
+
     def close_from_server(self, finished: bool) -> None:
+        """The server closed the iterable: after the whole response, wait for the app.
+
+        ``finished``: the app's last body was handed over. Then the WSGI call
+        lasts until the app returns (B4.8), or ``wait_time`` seconds, past which
+        the app is cancelled; an exception the app raised after its response
+        comes out of here, once the host has delivered the response.
+        """
         runtime = self.runtime
         wait_time = self.adapter.wait_time
         if not finished:
             runtime.loop.call_soon_threadsafe(self._abort, wait_time)
             return
-        if self.app_done is not None and not self.app_done.wait(wait_time):
-            task = self.task
-            if task is not None:
-                runtime.loop.call_soon_threadsafe(task.cancel)
+        if not self._wait_for_app(wait_time):
+            self.gave_up = True
+            error = self._pop_late_error()  # it may have come just now
+            if error is None:
+                logger.warning(
+                    "ASGI app still running %s s after its response ended: cancelled", wait_time
+                )
+                task = self.task
+                if task is not None:
+                    runtime.loop.call_soon_threadsafe(task.cancel)
+                return
+        else:
+            error = self._pop_late_error()
+        if error is not None:
+            try:
+                raise error  # after the complete response: the host logs it
+            finally:
+                del error  # no cycle through this frame
+
+    def _wait_for_app(self, timeout: float | None) -> bool:
+        """Wait until the app returned; False after ``timeout`` seconds.
+
+        Wakes every ``_LOOP_CHECK_INTERVAL`` to check that the loop still runs:
+        a stopped loop will never finish the app, and the worker must not wait
+        for ever on it.
+        """
+        app_done = self.app_done
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = _LOOP_CHECK_INTERVAL
+            if deadline is not None:
+                step = min(step, max(deadline - time.monotonic(), 0.0))
+            if app_done.wait(step):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not self.runtime.loop.is_running():
+                return True  # nothing left that could finish it
 
 
 def _file_blocks(file: Any, size: int) -> Iterator[bytes]:
@@ -627,11 +714,19 @@ class AsgiToWsgi:
             (a2wsgi's `loop=`). The bridge never stops or closes a loop passed
             in; if it is not running, the bridge runs it in a daemon thread.
         wait_time: after a response finished normally, how long the WSGI
-            worker waits for the app to return before its task is cancelled
-            (a2wsgi's `wait_time`). `None` (default): the worker returns at
-            once and background work (Starlette `BackgroundTasks`) keeps
-            running on the loop. When the server closes a response early, the
-            app is cancelled after this many seconds (`None`: at once).
+            call (through the iterable's `close()`) waits for the app to
+            return before its task is cancelled (a2wsgi's `wait_time`).
+            `None` (default): until the app returns, as an ASGI server keeps a
+            request's task, so background work (Starlette `BackgroundTasks`,
+            FastAPI dependencies with `yield`) has finished when the call
+            ends, and an exception it raises reaches the host from `close()`.
+            When the server closes a response early, the app is cancelled
+            after this many seconds (`None`: at once).
+        raise_exceptions: when the app raises before its response began,
+            raise the exception from the WSGI call instead of answering
+            `500` through `start_response(..., exc_info)` (default `False`).
+            For debuggers and error monitors that wrap the WSGI app and only
+            see raised exceptions (Werkzeug's `DebuggedApplication`).
         chunk_size: the most bytes read from `wsgi.input` for one `receive()`,
             and the block size of a `pathsend` file without a
             `wsgi.file_wrapper` (default 256 KiB).
@@ -664,6 +759,7 @@ class AsgiToWsgi:
         lifespan: str = "auto",
         loop: asyncio.AbstractEventLoop | None = None,
         wait_time: float | None = None,
+        raise_exceptions: bool = False,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         startup_timeout: float = 60.0,
         shutdown_timeout: float = 30.0,
@@ -690,6 +786,7 @@ class AsgiToWsgi:
         self.lifespan = lifespan
         self.loop = loop
         self.wait_time = wait_time
+        self.raise_exceptions = raise_exceptions
         self.chunk_size = chunk_size
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout

@@ -45,3 +45,10 @@ class RequestBodyTooLarge(OSError):
     """
 
     status = 413
+
+
+#: A WSGI environ key. True where the server raises an exception handed to
+#: ``start_response(..., exc_info)`` before the headers went out, once the
+#: replacement response was sent (WsgiToAsgi does). AsgiToWsgi then leaves the
+#: logging of that exception to the server, so it is logged once.
+RAISES_EXC_INFO = "bridge.raises_exc_info"

@@ -49,7 +49,7 @@ import anyio
 
 from ._channel import Channel, ChannelClosed, LoopHandle
 from ._environ import build_environ
-from ._errors import ClientDisconnected, RequestBodyTooLarge, RequestRejected
+from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestBodyTooLarge, RequestRejected
 from ._http import encode_wsgi_headers, parse_status
 from ._limits import (
     DEFAULT_DUPLICATE_HEADER_LIMIT,
@@ -221,6 +221,7 @@ class _WsgiCall:
         "app",
         "called",
         "environ",
+        "error_after_response",
         "header_limit",
         "headers",
         "headers_sent",
@@ -247,6 +248,10 @@ class _WsgiCall:
         self.headers_sent = False
         self.wrote = False
         self.remaining: int | None = None  # bytes left under a declared Content-Length
+        # An error to raise from the ASGI call once the response went out whole:
+        # one reported through exc_info before the headers (the app replaced its
+        # response) or raised by the iterable's close() after the whole body.
+        self.error_after_response: BaseException | None = None
 
     # -- PEP 3333 callables ------------------------------------------------
     def start_response(
@@ -256,6 +261,10 @@ class _WsgiCall:
             try:
                 if self.headers_sent:
                     raise exc_info[1].with_traceback(exc_info[2])
+                # PEP 3333: replace the response. The exception is not lost:
+                # the ASGI call raises it once the replacement went out whole,
+                # so the server logs it and test clients raise it.
+                self.error_after_response = exc_info[1]
             finally:
                 exc_info = None  # no reference cycle through the traceback
         elif self.called:
@@ -390,36 +399,58 @@ class _WsgiCall:
             pass
 
     def _call_app(self) -> list[Message]:
+        """Run the app and drain its iterable; return the batch that ends the response.
+
+        The iterable's ``close()`` runs before that batch is handed over, so the
+        ASGI call ends after it (Flask's teardown). An exception from ``close()``
+        after the whole body does not cost the client its response: it is kept
+        in ``error_after_response`` and raised after the final batch went out.
+        """
         iterable = self.app(self.environ, self.start_response)
         try:
-            if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
-                return self._whole_response(iterable)
-            put = self.out.put
-            for chunk in iterable:
-                if type(chunk) is not bytes:
-                    raise TypeError(
-                        f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)"
-                    )
-                if not chunk:
-                    continue
-                batch = self._chunk_batch(chunk)
-                if self.remaining is not None and self.remaining <= 0:
-                    # Content-Length reached: stop iterating, then close(). This
-                    # chunk ends the response: handed over after close(), as the
-                    # final batch, a one-chunk response (Flask's) crosses to the
-                    # loop as one batch, like a list, with no task to watch for a
-                    # disconnect, and the ASGI call still ends after close().
-                    if not batch:
-                        break
-                    batch[-1]["more_body"] = False
-                    return batch
-                if batch:
-                    put(batch)
-            return self._final_batch()
-        finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
+            final = self._drain(iterable)
+        except BaseException:
+            _close(iterable)  # a failure of close() here chains onto the app's
+            raise
+        try:
+            _close(iterable)
+        except Exception as exc:
+            if self.error_after_response is None:
+                self.error_after_response = exc
+            else:
+                logger.error("the WSGI iterable's close() raised", exc_info=exc)
+            del exc
+        return final
+
+    def _drain(self, iterable: Iterable[bytes]) -> list[Message]:
+        if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
+            return self._whole_response(iterable)
+        put = self.out.put
+        for chunk in iterable:
+            if type(chunk) is not bytes:
+                raise TypeError(f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)")
+            if not chunk:
+                continue
+            batch = self._chunk_batch(chunk)
+            if self.remaining is not None and self.remaining <= 0:
+                # Content-Length reached: stop iterating, then close(). This
+                # chunk ends the response: handed over after close(), as the
+                # final batch, a one-chunk response (Flask's) crosses to the
+                # loop as one batch, like a list, with no task to watch for a
+                # disconnect, and the ASGI call still ends after close().
+                if not batch:
+                    break
+                batch[-1]["more_body"] = False
+                return batch
+            if batch:
+                put(batch)
+        return self._final_batch()
+
+
+def _close(iterable: Iterable[bytes]) -> None:
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
 
 
 def _plain_messages(status: int, text: str) -> list[Message]:
@@ -588,6 +619,7 @@ class WsgiToAsgi:
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,
+            RAISES_EXC_INFO: True,
         }
 
     def _get_executor(self) -> WorkerPool:
@@ -691,6 +723,7 @@ class WsgiToAsgi:
                 # The whole response in one batch: the no-task fast path.
                 for message in item:
                     await send(message)
+                _raise_error_after_response(call)
                 return
             # Raised outside the task group, so the server sees the app's own
             # exception rather than an ExceptionGroup around it.
@@ -708,6 +741,7 @@ class WsgiToAsgi:
                     raise outcome
                 finally:
                     del outcome  # no cycle through this frame (it holds the buffers)
+            _raise_error_after_response(call)
         except _AppError as wrapped:
             # The app's own exception, even an OSError such as FileNotFoundError:
             # it propagates to the server (which answers 500 or cuts the stream),
@@ -731,6 +765,23 @@ class WsgiToAsgi:
                 raise app_error
             finally:
                 del app_error  # no cycle through this frame
+
+
+def _raise_error_after_response(call: _WsgiCall) -> None:
+    """The response went out whole: now raise what the app reported meanwhile.
+
+    An exception handed to ``start_response`` with ``exc_info`` before the
+    headers, or raised by the iterable's ``close()`` after the body, reaches
+    the ASGI server (which logs it) and test clients (which raise it) only if
+    the ASGI call raises it; the client already has the whole response.
+    """
+    error = call.error_after_response
+    if error is not None:
+        call.error_after_response = None
+        try:
+            raise _AppError(error)
+        finally:
+            del error  # no cycle through this frame
 
 
 async def _pump(

@@ -581,10 +581,15 @@ def test_wait_time_bounds_how_long_a_finished_response_holds_the_worker(
     assert cancelled.wait(TIMEOUT)
 
 
-def test_without_wait_time_background_work_runs_on_after_the_response(
+def test_by_default_close_returns_once_background_work_finished(
     make_adapter: Callable[..., AsgiToWsgi],
 ) -> None:
-    """wait_time=None: the worker returns at once; background work still finishes."""
+    """B4.8 (revised, issue 13): wait_time=None waits for the app, as a2wsgi's None did.
+
+    The body is delivered first; the background work (in an executor, so it
+    is not on the loop) is released only after that, and close() returns after
+    it. Until issue 13 this test said the opposite: the worker returned at once.
+    """
     release = threading.Event()
     finished = threading.Event()
 
@@ -595,7 +600,17 @@ def test_without_wait_time_background_work_runs_on_after_the_response(
         await asyncio.get_running_loop().run_in_executor(None, release.wait, TIMEOUT)
         finished.set()
 
-    result = run(make_adapter(app))
-    assert result.body == b"ok" and not finished.is_set()  # the worker did not wait
+    statuses: list[str] = []
+    iterable = make_adapter(app)(
+        environ_for(), lambda status, headers, exc_info=None: statuses.append(status)
+    )
+    assert b"".join(iterable) == b"ok" and statuses == ["200 OK"]
+    assert not finished.is_set()  # the background work is still held by `release`
+    closer = threading.Thread(target=iterable.close)  # type: ignore[attr-defined]
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive()  # close() is waiting for the app
     release.set()
-    assert finished.wait(TIMEOUT)
+    closer.join(TIMEOUT)
+    assert not closer.is_alive()
+    assert finished.is_set()  # close() returned only after the app did

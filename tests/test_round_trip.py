@@ -72,7 +72,13 @@ def test_wsgi_app_through_both_bridges_is_unchanged(
     direct = call_wsgi(wsgi_app, method=method, body=body, environ_overrides=overrides)
     validators: list[AsgiValidator] = []  # P4: every message between the bridges checked
     nested = make_adapter(validating_app(WsgiToAsgi(wsgi_app, workers=1), validators))
-    bridged = call_wsgi(nested, method=method, body=body, environ_overrides=overrides)
+    bridged = call_wsgi(nested, method=method, body=body, environ_overrides=overrides, catch=True)
+    if path == "/error":
+        # Issue 13: the exception the app reported with exc_info is not lost in the
+        # round trip: it comes out of close(), after the whole replaced response.
+        assert direct.exc_info_passed and isinstance(bridged.close_error, ValueError)
+    else:
+        assert bridged.close_error is None
     assert bridged.status == direct.status
     assert normalise(bridged.headers) == normalise(direct.headers)
     assert bridged.body == direct.body

@@ -116,25 +116,40 @@ async def test_a_chunk_that_completes_the_content_length_ends_the_response() -> 
     assert next(body.chunks) == b"never read"  # never pulled by the bridge
 
 
-async def test_close_raising_after_the_content_length_was_reached_is_the_apps_error() -> None:
-    """As for a list: the final batch goes out after close(), so a failing close()
-    is an error before anything was sent (the server answers 500), not a quiet 200."""
+CLOSE_FAILS_AFTER = {
+    "a list": lambda: [b"hel", b"lo"],
+    "the chunk that reaches Content-Length": lambda: iter([b"hello"]),
+    "a stream without Content-Length": lambda: iter([b"hel", b"lo"]),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CLOSE_FAILS_AFTER))
+async def test_close_raising_after_the_whole_body_delivers_it_then_raises(shape: str) -> None:
+    """Issue 13: a failing close() (Flask's teardown) after the whole body does not cost
+    the client its response: the response goes out complete, then the ASGI call raises
+    the error, so the server logs it and a test client raises it. (Until issue 13 a
+    failure of close() after a Content-Length response was an error before anything
+    was sent: the client got a 500 for a response the app had finished.)"""
 
     class Failing(Closing):
         def close(self) -> None:
             super().close()
             raise Boom("close failed")
 
-    body = Failing(iter([b"hello"]))
+    body = Failing(iter(CLOSE_FAILS_AFTER[shape]()))
 
     def app(environ: dict[str, Any], start_response: Any) -> Closing:
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        headers = [("Content-Type", "text/plain")]
+        if shape != "a stream without Content-Length":
+            headers.append(("Content-Length", "5"))
+        start_response("200 OK", headers)
         return body
 
     client = Client()
     with pytest.raises(Boom, match="close failed"):
         await serve_unchecked(WsgiToAsgi(app), client)
-    assert client.sent == [] and len(body.closed) == 1
+    assert client.status == 200 and client.body == b"hello" and client.complete
+    assert len(body.closed) == 1
 
 
 async def test_the_asgi_call_ends_after_close_for_a_content_length_response() -> None:
@@ -173,7 +188,10 @@ async def test_exc_info_replaces_headers_before_anything_was_sent() -> None:
         yield b"error page"
 
     client = Client()
-    await serve(WsgiToAsgi(app), client)
+    # Issue 13: the exception is not lost; it comes out of the ASGI call once the
+    # replacement response went out whole (the server logs it, TestClient raises it).
+    with pytest.raises(Boom, match="boom"):
+        await serve(WsgiToAsgi(app), client)
     assert client.status == 500
     assert client.body == b"error page" and client.complete
     assert [m["type"] for m in client.sent].count("http.response.start") == 1
@@ -216,9 +234,10 @@ async def test_bad_start_response_raises_inside_the_app_and_a_retry_needs_exc_in
         return [b"refused"]
 
     client = Client()
-    await serve(WsgiToAsgi(app), client)
+    with pytest.raises(ValueError):  # reported with exc_info: raised after the 400 went out
+        await serve(WsgiToAsgi(app), client)
     assert errors == [ValueError, RuntimeError]
-    assert client.status == 400 and client.body == b"refused"
+    assert client.status == 400 and client.body == b"refused" and client.complete
 
 
 async def test_hop_by_hop_headers_are_dropped_and_write_is_returned() -> None:

@@ -58,6 +58,8 @@ class Result:
     iterable: Any = None
     #: An exception raised while iterating (only with ``catch=True``).
     error: BaseException | None = None
+    #: An exception raised by the iterable's ``close()`` (only with ``catch=True``).
+    close_error: BaseException | None = None
     #: True when the driver stopped before the iterable was exhausted.
     closed_early: bool = False
 
@@ -140,7 +142,8 @@ def call_wsgi(  # noqa: PLR0917 - the documented signature
     :param close_after: stop after this many chunks and close the iterable.
     :param validate: wrap ``app`` in ``wsgiref.validate.validator``.
     :param catch: store an exception raised during iteration in ``Result.error``
-        instead of raising it (``close()`` is called either way).
+        instead of raising it (``close()`` is called either way), and one raised
+        by ``close()`` in ``Result.close_error``.
     :param on_chunk: called as ``on_chunk(index, chunk)`` right after each chunk
         is pulled from the iterable, before the next one is asked for.
     """
@@ -162,6 +165,7 @@ def call_wsgi(  # noqa: PLR0917 - the documented signature
     iterable = wsgi_app(environ, start_response)
     chunks: list[bytes] = []
     error: BaseException | None = None
+    close_error: BaseException | None = None
     closed_early = False
     try:
         iterator = iter(iterable)
@@ -183,7 +187,12 @@ def call_wsgi(  # noqa: PLR0917 - the documented signature
     finally:
         close = getattr(iterable, "close", None)
         if close is not None:
-            close()
+            try:
+                close()
+            except Exception as exc:
+                if not catch:
+                    raise
+                close_error = exc
     last = calls[-1] if calls else None
     return Result(
         status=last.status if last else None,
@@ -195,6 +204,7 @@ def call_wsgi(  # noqa: PLR0917 - the documented signature
         environ=environ,
         iterable=iterable,
         error=error,
+        close_error=close_error,
         closed_early=closed_early,
     )
 

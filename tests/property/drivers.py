@@ -98,6 +98,11 @@ class WsgiOutcome:
     body: bytes = b""
     error: type[BaseException] | None = None  # raised after the body began
     failed_early: bool = False  # raised before any body byte (a server sends 500)
+    #: handed to start_response with exc_info before any body byte (the response replaced)
+    reported: type[BaseException] | None = None
+    #: raised by the iterable's close() after the body (issue 13: AsgiToWsgi raises an
+    #: exception its app raised after the complete response from there)
+    close_error: type[BaseException] | None = None
 
 
 def serve_wsgi(app: Any, environ: dict[str, Any]) -> WsgiOutcome:
@@ -115,8 +120,10 @@ def serve_wsgi(app: Any, environ: dict[str, Any]) -> WsgiOutcome:
             chunks.append(data)
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        if exc_info is not None and state["sent"]:
-            raise exc_info[1].with_traceback(exc_info[2])
+        if exc_info is not None:
+            if state["sent"]:
+                raise exc_info[1].with_traceback(exc_info[2])
+            out.reported = type(exc_info[1])
         pending["status"], pending["headers"] = status, headers
         return emit
 
@@ -140,7 +147,10 @@ def serve_wsgi(app: Any, environ: dict[str, Any]) -> WsgiOutcome:
         else:
             out.failed_early = True
     finally:
-        getattr(result, "close", lambda: None)()
+        try:
+            getattr(result, "close", lambda: None)()
+        except Exception as exc:
+            out.close_error = type(exc)
     out.body = b"".join(chunks)
     return out
 
@@ -235,6 +245,11 @@ async def drive_asgi(app: Any, scope: dict[str, Any], parts: list[bytes]) -> Asg
         await asyncio.wait_for(app(scope, checked_receive, checked_send), 60)
     except Boom as exc:
         error = type(exc)
+    except RuntimeError as exc:
+        if str(exc) != "replaced":  # only the strategies' exc_info replacement is expected
+            raise
+        error = type(exc)  # issue 13: raised after the replaced response went out whole
+        validator_.finish()
     finished.set()
     if error is None:
         validator_.finish()
