@@ -558,7 +558,8 @@ class WsgiToAsgi:
             holds at most this many chunks in memory.
         duplicate_header_limit: more copies of one request header than this
             are answered with `400 Bad Request` without calling the app
-            (default 100, asgiref's limit against CVE-2025-14550).
+            (default 100, asgiref's limit against CVE-2025-14550). `None`: no
+            limit, as in asgiref (`max_header_count` still bounds the copies).
         max_body_size: the largest request body in bytes, or `None` (default:
             no limit; the body is streamed, never held). A larger declared
             Content-Length is answered with 413 without calling the app; a body
@@ -583,7 +584,7 @@ class WsgiToAsgi:
         *,
         workers: int = 10,
         send_queue_size: int = 10,
-        duplicate_header_limit: int = DEFAULT_DUPLICATE_HEADER_LIMIT,
+        duplicate_header_limit: int | None = DEFAULT_DUPLICATE_HEADER_LIMIT,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
