@@ -589,11 +589,30 @@ class _AsgiCall:
                 return
         else:
             error = self._pop_late_error()
-        if error is not None:
-            try:
-                raise error  # after the complete response: the host logs it
-            finally:
-                del error  # no cycle through this frame
+        if error is None:
+            return
+        if self._host_drops_the_end_if_close_raises():
+            logger.error(
+                "ASGI app raised after its response (logged here, not raised from "
+                "close(): waitress would not send the end of a chunked response)",
+                exc_info=error,
+            )
+            return
+        try:
+            raise error  # after the complete response: the host logs it
+        finally:
+            del error  # no cycle through this frame
+
+    def _host_drops_the_end_if_close_raises(self) -> bool:
+        """waitress writes a chunked response's last chunk after close(), and not at all
+        when close() raises: the client would never see the response end
+        (docs/compatibility.md). Every other tested host finishes the response first."""
+        environ = self.environ
+        if "waitress.client_disconnected" not in environ and (
+            environ.get("SERVER_SOFTWARE") != "waitress"
+        ):
+            return False
+        return not any(name.lower() == "content-length" for name, _ in self.headers)
 
     def _wait_for_app(self, timeout: float | None) -> bool:
         """Wait until the app returned; False after ``timeout`` seconds.
@@ -803,15 +822,19 @@ class AsgiToWsgi:
 
         atexit.register(_close_at_exit)
 
+    def _process_lock(self) -> threading.Lock:
+        pid = os.getpid()
+        if self._lock_pid != pid:  # a lock held at fork time stays held in the child
+            self._lock = threading.Lock()
+            self._lock_pid = pid
+        return self._lock
+
     def _get_runtime(self) -> _Runtime:
         runtime = self._runtime
         pid = os.getpid()
         if runtime is not None and runtime.pid == pid:
             return runtime
-        if self._lock_pid != pid:  # a lock held at fork time stays held in the child
-            self._lock = threading.Lock()
-            self._lock_pid = pid
-        with self._lock:
+        with self._process_lock():
             runtime = self._runtime
             if runtime is None or runtime.pid != pid:
                 if self._closed:
@@ -857,24 +880,55 @@ class AsgiToWsgi:
         runtime.loop.call_soon_threadsafe(call.start)
         return call.respond(start_response)
 
-    def close(self) -> None:
-        """Run lifespan shutdown and stop the bridge's loop thread.
+    def startup(self) -> None:
+        """Start the loop thread and run lifespan startup in this process, now.
 
-        Idempotent. Also called on leaving a `with AsgiToWsgi(app) as wsgi_app:`
-        block and at interpreter exit. Lifespan shutdown, cancelling requests
-        still in flight and stopping the loop share one deadline of
-        `shutdown_timeout` seconds (past it, at most a second more per step to
-        release blocked workers and stop the loop).
-        A loop passed in with `loop=` is left running. After `close()`, further
-        requests raise `RuntimeError`.
+        Without it, both happen at the first request. Call it from a WSGI
+        server's per-worker hook (gunicorn's `post_worker_init`, uWSGI's
+        `@postfork`) so that a failing startup fails the worker at boot, not
+        the first user's request; never in a process that forks afterwards
+        (a `--preload` master). Does nothing if startup already ran here.
+        [`WsgiToAsgi`][bridge.WsgiToAsgi] calls it for a wrapped `AsgiToWsgi`
+        when its ASGI server starts up.
+
+        Raises:
+            RuntimeError: lifespan startup failed (`lifespan.startup.failed`,
+                or no answer within `startup_timeout`), or the adapter was
+                closed.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        runtime = self._get_runtime()
+        if runtime.startup_error is not None:
+            raise RuntimeError(f"ASGI lifespan startup failed: {runtime.startup_error}")
+
+    def shutdown(self) -> None:
+        """Run lifespan shutdown and stop the loop thread; the adapter stays usable.
+
+        The next request (or [`startup()`][bridge.AsgiToWsgi.startup]) starts a
+        fresh loop and lifespan, as an ASGI server started again would. For a
+        WSGI server's worker-exit hook (gunicorn's `worker_exit`); `close()` is
+        `shutdown()` for good. Lifespan shutdown, cancelling requests still in
+        flight and stopping the loop share one deadline of `shutdown_timeout`
+        seconds (past it, at most a second more per step to release blocked
+        workers and stop the loop). A loop passed in with `loop=` is left
+        running.
+        """
+        with self._process_lock():
             runtime, self._runtime = self._runtime, None
         if runtime is not None:
             runtime.shutdown(self.shutdown_timeout)
+
+    def close(self) -> None:
+        """[`shutdown()`][bridge.AsgiToWsgi.shutdown], and refuse requests from then on.
+
+        Idempotent. Also called on leaving a `with AsgiToWsgi(app) as wsgi_app:`
+        block and at interpreter exit. After `close()`, further requests and
+        `startup()` raise `RuntimeError`.
+        """
+        with self._process_lock():
+            if self._closed:
+                return
+            self._closed = True
+        self.shutdown()
 
     def __enter__(self) -> AsgiToWsgi:
         return self

@@ -47,6 +47,7 @@ from typing import IO, Any
 
 import anyio
 
+from ._asgi_to_wsgi import AsgiToWsgi
 from ._channel import Channel, ChannelClosed, LoopHandle
 from ._environ import build_environ
 from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestBodyTooLarge, RequestRejected
@@ -657,12 +658,29 @@ class WsgiToAsgi:
             raise ValueError(f"WsgiToAsgi cannot serve ASGI scope type {kind!r}")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Answer the server's lifespan, and forward it to a wrapped AsgiToWsgi.
+
+        With ``WsgiToAsgi(AsgiToWsgi(app))`` (directly or through WSGI
+        middleware, see :func:`wrapped_asgi_to_wsgi`) the inner app's own
+        lifespan starts with the server and ends with it, as if the server
+        served ``app`` itself: startup handlers and lifespan state are ready
+        before the first request, and a failing startup fails the server's.
+        """
+        inner = wrapped_asgi_to_wsgi(self.app)
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if inner is not None:
+                    try:
+                        await anyio.to_thread.run_sync(inner.startup)
+                    except Exception as exc:
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain_workers()
+                if inner is not None:
+                    await anyio.to_thread.run_sync(inner.shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -783,6 +801,36 @@ def _raise_error_after_response(call: _WsgiCall) -> None:
             raise _AppError(error)
         finally:
             del error  # no cycle through this frame
+
+
+#: The attributes by which WSGI middleware commonly keeps the app it wraps
+#: (Flask's ``wsgi_app``, werkzeug's and most middleware's ``app``, WhiteNoise's
+#: ``application``), in the order they are looked at.
+_WRAPPED_APP_ATTRIBUTES = ("wsgi_app", "app", "application")
+_MAX_WRAPPING_DEPTH = 16
+
+
+def wrapped_asgi_to_wsgi(app: object) -> AsgiToWsgi | None:
+    """The :class:`~bridge.AsgiToWsgi` that ``app`` is, or wraps; else None.
+
+    Follows ``wsgi_app``, ``app`` and ``application`` attributes from one WSGI
+    middleware to the next (at most 16 deep, never in a cycle); the first
+    attribute that holds another object is followed. A bound method (Flask's
+    own ``wsgi_app``) leads back to its object and ends the search.
+    """
+    seen: set[int] = set()
+    for _ in range(_MAX_WRAPPING_DEPTH):
+        if isinstance(app, AsgiToWsgi):
+            return app
+        seen.add(id(app))
+        for name in _WRAPPED_APP_ATTRIBUTES:
+            inner = getattr(app, name, None)
+            if inner is not None and id(getattr(inner, "__self__", inner)) not in seen:
+                app = inner
+                break
+        else:
+            return None
+    return None
 
 
 async def _pump(
