@@ -675,7 +675,7 @@ class WsgiToAsgi:
                         await anyio.to_thread.run_sync(inner.startup)
                     except Exception as exc:
                         await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                        return
+                        raise  # as Starlette does: test clients raise it, servers log it
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain_workers()
