@@ -34,6 +34,13 @@ inside the app; ``start_response`` is called on the first body or an empty
 finish, with ``exc_info`` when the app failed first; a failure after the body
 began comes out of the iterator so the server aborts the connection; an app
 that returns without responding gets a 500, never a hang.
+
+The WSGI call lasts as long as the app (B4.8): the iterable's ``close()`` waits
+on ``app_done`` (at most ``wait_time``, then cancels), so background work has
+finished when the host's worker moves on. An exception the app raises after its
+complete response waits in ``late_errors`` and comes out of ``close()``, after
+the host delivered the response, so the host logs it (B4.5). Each exception is
+logged once: by the host where it sees it, by the bridge only where it cannot.
 """
 
 from __future__ import annotations

@@ -29,6 +29,13 @@ first non-empty chunk, a ``write()`` or the end of the body, so ``exc_info``
 can replace them; ``close()`` is called exactly once, on the worker thread, on
 every path; no more than a declared Content-Length is sent; after headers went
 out, a failure never sends the final ``more_body=False``.
+
+Nothing the app reports is lost: an exception handed to ``start_response``
+with ``exc_info`` before the headers, or raised by ``close()`` after the whole
+body, waits in ``_WsgiCall.error_after_response`` and is raised from the ASGI
+call once the response went out complete, for the server to log. A lifespan
+scope is answered here and forwarded to a wrapped ``AsgiToWsgi`` (found by
+:func:`wrapped_asgi_to_wsgi`), so a round trip keeps the app's own lifespan.
 """
 
 from __future__ import annotations
