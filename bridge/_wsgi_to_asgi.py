@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from types import TracebackType
 from typing import IO, Any
 
@@ -641,7 +641,7 @@ class WsgiToAsgi:
                 self._executor_pid = os.getpid()
             return self._executor
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         """The ASGI 3 entry point: serve one `http`, `lifespan` or `websocket` scope.
 
         Raises:
@@ -705,7 +705,7 @@ class WsgiToAsgi:
             return
         await anyio.to_thread.run_sync(executor.shutdown, True, _SHUTDOWN_GRACE)
 
-    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _http(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         try:
             environ = build_environ(
                 scope,
