@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import io
 import logging
 import os
 import sys
@@ -538,7 +539,9 @@ class _AsgiCall:
 
     def _file_response(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            file = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
+            # Closing the file ends the WSGI call as closing any response does:
+            # it waits for the app and raises what the app raised after it (B4.8).
+            file = _ResponseFile(path, lambda: self.close_from_server(True))
         except OSError as exc:
             if self.adapter.raise_exceptions:
                 raise
@@ -547,7 +550,7 @@ class _AsgiCall:
         wrapper = self.environ.get("wsgi.file_wrapper")
         if wrapper is not None:
             return wrapper(file, self.adapter.chunk_size)  # type: ignore[no-any-return]
-        return _file_blocks(file, self.adapter.chunk_size)
+        return _FileBlocks(file, self.adapter.chunk_size)
 
     def _report_to_host(self, start_response: StartResponse, error: BaseException) -> list[bytes]:
         """A 500 sent with ``exc_info`` (B4.5): hosts that look at it recover ``error``.
@@ -642,10 +645,36 @@ class _AsgiCall:
                 return True  # nothing left that could finish it
 
 
-def _file_blocks(file: Any, size: int) -> Iterator[bytes]:
-    with file:
-        while block := file.read(size):
+class _ResponseFile(io.FileIO):
+    """A ``pathsend`` file whose ``close()`` (the host's, through its file
+    wrapper, or :class:`_FileBlocks`') also ends the WSGI call: ``on_close``
+    runs once, after the file is closed. A real file, so a host can sendfile it."""
+
+    def __init__(self, path: str, on_close: Callable[[], None]) -> None:
+        super().__init__(path, "rb")
+        self._on_close: Callable[[], None] | None = on_close
+
+    def close(self) -> None:
+        super().close()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+
+class _FileBlocks:
+    """A ``pathsend`` file in blocks, for a host without ``wsgi.file_wrapper``."""
+
+    def __init__(self, file: _ResponseFile, size: int) -> None:
+        self._file = file
+        self._size = size
+
+    def __iter__(self) -> Iterator[bytes]:
+        read, size = self._file.read, self._size
+        while block := read(size):
             yield block
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class _ResponseIterator:

@@ -821,12 +821,12 @@ def wrapped_asgi_to_wsgi(app: object) -> AsgiToWsgi | None:
     """The :class:`~bridge.AsgiToWsgi` that ``app`` is, or wraps; else None.
 
     Follows ``wsgi_app``, ``app`` and ``application`` attributes from one WSGI
-    middleware to the next (at most 16 deep, never in a cycle); the first
+    middleware to the next (through at most 16 of them, never in a cycle); the first
     attribute that holds another object is followed. A bound method (Flask's
     own ``wsgi_app``) leads back to its object and ends the search.
     """
     seen: set[int] = set()
-    for _ in range(_MAX_WRAPPING_DEPTH):
+    for _ in range(_MAX_WRAPPING_DEPTH + 1):  # the app itself, then 16 layers
         if isinstance(app, AsgiToWsgi):
             return app
         seen.add(id(app))

@@ -1181,6 +1181,45 @@ def test_pathsend_uses_the_servers_file_wrapper(
     assert result.status == "200 OK"
 
 
+@pytest.mark.parametrize("host_wrapper", [True, False], ids=["file_wrapper", "no file_wrapper"])
+@pytest.mark.parametrize("fails", [False, True], ids=["background work", "failing background"])
+def test_a_pathsend_response_lasts_until_the_app_returns(
+    make_adapter: Callable[..., AsgiToWsgi],
+    data_file: tuple[Path, bytes],
+    host_wrapper: bool,
+    fails: bool,
+) -> None:
+    """B4.8 and B4.5 for a file response (Starlette's FileResponse with a background
+    task): closing the file ends the call as closing any response does, so the work
+    has finished and its exception comes out of close() (the host's wrapper's too)."""
+    path, data = data_file
+    order: list[str] = []
+
+    async def http(scope: Scope, receive: Any, send: Any) -> None:
+        await send(START)
+        await send({"type": "http.response.pathsend", "path": str(path)})
+        await asyncio.sleep(0.05)  # the background work itself
+        order.append("background done")
+        if fails:
+            raise LookupError("background failed")
+
+    overrides = {"wsgi.file_wrapper": SentinelFileWrapper} if host_wrapper else None
+    result = call_wsgi(
+        make_adapter(http_only(http)),
+        environ_overrides=overrides,
+        validate=False,
+        catch=True,
+        on_chunk=lambda index, chunk: order.append("chunk") if index == 0 else None,
+    )
+    order.append("call ended")
+    assert result.body == data and result.error is None
+    assert order == ["chunk", "background done", "call ended"]
+    if fails:
+        assert isinstance(result.close_error, LookupError)
+    else:
+        assert result.close_error is None
+
+
 def test_pathsend_missing_file_is_a_500(
     make_adapter: Callable[..., AsgiToWsgi], tmp_path: Path
 ) -> None:

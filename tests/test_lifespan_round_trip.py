@@ -108,9 +108,10 @@ def test_the_wrapped_adapter_is_found_through_common_middleware() -> None:
     assert wrapped_asgi_to_wsgi(first) is None  # no endless walk
 
     deep: Any = adapter
-    for _ in range(20):
+    for _ in range(16):
         deep = ProxyFix(deep)
-    assert wrapped_asgi_to_wsgi(deep) is None  # bounded: 16 levels
+    assert wrapped_asgi_to_wsgi(deep) is adapter  # through 16 layers of middleware
+    assert wrapped_asgi_to_wsgi(ProxyFix(deep)) is None  # and no further: bounded
     assert wrapped_asgi_to_wsgi(lambda environ, start_response: []) is None
     adapter.close()
 

@@ -151,7 +151,7 @@ def test_p3_wsgi_app_through_both_bridges(
     assert bridged.error is direct.error
     assert bridged.body == direct.body
     assert normalised(bridged.headers) == normalised(direct.headers)  # N1, N2
-    # N11 (issue 13): an exception reported with exc_info before any byte reaches the
+    # Issue 13: an exception reported with exc_info before any byte reaches the
     # host; through both bridges it comes from close(), after the replaced response.
     # (When the app fails later on, that failure is what both hosts see.)
     if direct.error is None:
