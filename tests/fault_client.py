@@ -354,7 +354,8 @@ STAGES = {
         "before": (500, True),
         "after_start": (500, True),  # headers wait for the first chunk: still replaceable
         "mid_body": (200, False),
-        "close": (200, False),  # the body went out; the failing close() cuts the end
+        # Issue 13: the body went out whole; the failing close() is raised to the server after it
+        "close": (200, True),
     },
     "asgi": {
         "before": (500, True),
