@@ -3,8 +3,8 @@
 What lives here, shared by every test that starts a server subprocess:
 
 * :func:`free_port`, and the command builders (:func:`uvicorn`, :func:`gunicorn`,
-  :func:`hypercorn`, :func:`daphne`, :func:`waitress`, :func:`script` for
-  tests/wsgiref_server.py) that turn a ``module:attr`` target into
+  :func:`hypercorn`, :func:`daphne`, :func:`waitress`, :func:`uwsgi`,
+  :func:`script` for tests/wsgiref_server.py) that turn a ``module:attr`` target into
   ``command(port) -> argv``;
 * :class:`ServerProcess`, which runs ``command(port)`` in its own process group
   with ``tests/`` and the project root on ``PYTHONPATH`` (unless told not to),
@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +38,8 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 PY = sys.executable
+# uWSGI is a C program, installed as a binary next to the Python (pip install uwsgi).
+UWSGI = shutil.which("uwsgi", path=str(Path(PY).parent))
 
 Command = Callable[[int], list[str]]
 
@@ -78,6 +81,23 @@ def daphne(target: str) -> Command:
 
 def waitress(target: str, *options: str) -> Command:
     return lambda port: [PY, "-m", "waitress", f"--listen=127.0.0.1:{port}", *options, target]
+
+
+def uwsgi(target: str, listen: str = "--http", *options: str) -> Command:
+    """uWSGI (the ``uwsgi`` pip package's binary, next to this Python) serving ``target``.
+
+    ``listen`` is the option the port goes to: ``--http`` (uWSGI's HTTP router
+    in front of the workers) or ``--http-socket`` (the workers speak HTTP
+    themselves). The master stops, with its workers, on SIGTERM
+    (``--die-on-term``) and exits if the app does not load (``--need-app``);
+    ``options`` add the rest (``--processes``, ``--threads``, ...). uWSGI logs,
+    Python tracebacks included, to stderr. :data:`UWSGI` is None if the package
+    is not installed.
+    """
+    return lambda port: [
+        str(UWSGI), listen, f"127.0.0.1:{port}", "--module", target,
+        "--virtualenv", sys.prefix, "--master", "--die-on-term", "--need-app", *options,
+    ]  # fmt: skip
 
 
 def script(target: str, kind: str = "wsgiref") -> Command:

@@ -1,12 +1,15 @@
 """An ASGI app's exceptions reach the WSGI host's log, on real hosts (issue 13 point 1, B4.5).
 
 tests/host_exception_apps.py is served through ``AsgiToWsgi`` on gunicorn
-(sync and gthread), waitress, wsgiref and werkzeug's threaded server. Its app
-raises *after* its complete response in two ways: a Starlette route that
-raises (ServerErrorMiddleware sends the 500, then raises again) and a
-BackgroundTask that raises after a 200; each once with a Content-Length
-response and once with a StreamingResponse (chunked on the HTTP/1.1 hosts,
-close-delimited on wsgiref). For each:
+(sync and gthread), waitress, wsgiref, werkzeug's threaded server and uWSGI
+(its ``--http`` router, the same with keep-alive and auto-chunking, and
+``--http-socket``). Its app raises *after* its complete response in two ways:
+a Starlette route that raises (ServerErrorMiddleware sends the 500, then
+raises again) and a BackgroundTask that raises after a 200; each once with a
+Content-Length response and once with a StreamingResponse (chunked on the
+HTTP/1.1 hosts and on uWSGI's keep-alive router, close-delimited on wsgiref
+and on uWSGI's ``--http`` and ``--http-socket``, which do not chunk). For
+each:
 
 a. the client reads the whole response, strictly framed (every Content-Length
    byte, or every chunk and the ``0\\r\\n\\r\\n`` terminator, or every byte up
@@ -15,7 +18,8 @@ b. the server's log (its stderr and stdout, which ServerProcess writes to a
    file) holds the exception's message, under the host's own heading, as many
    times as that host logs a failing ``close()``: once on gunicorn ("Error
    handling request"), werkzeug ("Error on request") and waitress
-   ("Exception while serving"); wsgiref prints it from its handler and then
+   ("Exception while serving"); uWSGI prints it once, as a bare traceback with
+   no heading of its own; wsgiref prints it from its handler and then
    again from socketserver, as the context of its handler's own TypeError
    (checked as one or two). On waitress a chunked response is the exception:
    raising from ``close()`` would lose the terminator, so the bridge logs it
@@ -26,33 +30,62 @@ d. the server answers the next request.
 And an exception *before* the response (a raw ASGI app, no
 ServerErrorMiddleware) gives a complete 500 and is logged exactly once, by the
 bridge: these hosts do not log the ``exc_info`` handed to ``start_response``.
+Not on uWSGI (2.0.31), where that test is an expected failure if, and only
+if, it fails exactly this way: its ``start_response`` sets the
+``exc_info`` it is given as the current exception and still returns a value,
+so Python raises ``SystemError: <built-in function uwsgi_spit> returned a
+result with an exception set`` in the caller (unbit/uwsgi#2278, open); the
+bridge's 500 then ends after its headers (``Content-Length: 21``, no body)
+and the exception is logged twice, by the bridge and by uWSGI as the
+SystemError's cause. A plain WSGI app passing ``exc_info`` fares the same.
+
+uWSGI runs one worker with two threads (``--threads`` enables Python threads,
+which the bridge's loop thread needs) behind a master, and is stopped by
+SIGTERM to the master alone, as uWSGI is meant to be stopped: with
+``--die-on-term`` the master stops its worker and router and then exits. The
+uWSGI hosts skip, saying so, if the ``uwsgi`` package is not installed.
 
 One server per host serves every case: the module-scoped fixture makes all the
 requests, waiting (bounded) for each exception to reach the log before the
 next request, then stops the server by PID, so the counts are final, and the
-tests check what it recorded. uWSGI is a separate issue.
+tests check what it recorded.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import pytest
 from host_exception_apps import body, message
-from servers import Command, ServerProcess, gunicorn, raw, script, waitress
+from servers import UWSGI, Command, ServerProcess, gunicorn, raw, script, uwsgi, waitress
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 TARGET = "host_exception_apps:wsgi"
+# One worker, two threads (which enables Python threads); request lines off.
+UWSGI_OPTIONS = ("--processes", "1", "--threads", "2", "--disable-logging")
 HOSTS: dict[str, Command] = {
     "gunicorn-sync": gunicorn(TARGET, "-w", "1"),
     "gunicorn-gthread": gunicorn(TARGET, "-w", "1", "-k", "gthread", "--threads", "4"),
     "waitress": waitress(TARGET, "--threads=4"),
     "wsgiref": script(TARGET, "wsgiref"),
     "werkzeug": script(TARGET, "werkzeug"),  # make_server(threaded=True), as run_simple does
+    "uwsgi-http": uwsgi(TARGET, "--http", *UWSGI_OPTIONS),
+    "uwsgi-http-chunked": uwsgi(
+        TARGET, "--http", "--http-keepalive", "--http-auto-chunked", *UWSGI_OPTIONS
+    ),
+    "uwsgi-http-socket": uwsgi(TARGET, "--http-socket", *UWSGI_OPTIONS),
 }
+UWSGI_HOSTS = {host for host in HOSTS if host.startswith("uwsgi")}
+# Hosts asked with "Connection: keep-alive" (the others with "close"): uWSGI's
+# router chunks a response without Content-Length only on a kept-alive
+# connection; with "close" it delimits it by the close, as plain --http does.
+KEEP_ALIVE = {"uwsgi-http-chunked"}
+# Hosts that end a streamed (no Content-Length) response by closing.
+CLOSE_DELIMITED = {"wsgiref", "uwsgi-http", "uwsgi-http-socket"}
 CASES = ["route", "background"]
 LENGTHS = ["cl", "stream"]
 CLIENT_TIMEOUT = 10.0
@@ -65,6 +98,8 @@ HOST_HEADING = {
     "waitress": b"Exception while serving",
     "wsgiref": b"Traceback (most recent call last)",
     "werkzeug": b"Error on request",
+    # uWSGI prints the bare traceback (PyErr_Print), with no line of its own.
+    **dict.fromkeys(UWSGI_HOSTS, b"Traceback (most recent call last)"),
 }
 BRIDGE_LATE = b"ASGI app raised after its response (logged here"
 BRIDGE_EARLY = b"ASGI app raised before sending a response body"
@@ -129,12 +164,27 @@ def dechunk(data: bytes) -> tuple[bytes, bool, bytes]:
         pos += size + 2
 
 
-def get(port: int, path: str, token: str = "none") -> Reply:
+def get(port: int, path: str, token: str = "none", *, keep_alive: bool = False) -> Reply:
+    """One request on a new connection. With ``Connection: close`` everything up to
+    the server's close is read; with ``keep_alive``, up to the response's framed end
+    (or the close, for a close-delimited response), then the client closes."""
+    connection = "keep-alive" if keep_alive else "close"
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Token: {token}\r\n"
-        "Connection: close\r\n\r\n"
+        f"Connection: {connection}\r\n\r\n"
     ).encode()
-    return parse(raw(port, request, timeout=CLIENT_TIMEOUT))
+    if not keep_alive:
+        return parse(raw(port, request, timeout=CLIENT_TIMEOUT))
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT) as sock:
+        sock.sendall(request)
+        while chunk := sock.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data:
+                reply = parse(data)
+                if reply.framing != "close" and reply.complete:
+                    break
+    return parse(data)
 
 
 # -- one server per host, every request made up front ------------------------------------
@@ -170,15 +220,15 @@ class HostRun:
         return self.log[exchange.offset : end] if end >= 0 else b""
 
 
-def exchange(server: ServerProcess, key: str, path: str) -> Exchange:
+def exchange(server: ServerProcess, key: str, path: str, *, keep_alive: bool) -> Exchange:
     token = uuid.uuid4().hex
     done = Exchange(token, server.log.stat().st_size)
     try:
-        done.reply = get(server.port, path, token)
+        done.reply = get(server.port, path, token, keep_alive=keep_alive)
     except Exception as exc:  # recorded, and failed on by the test of this case
         done.error = repr(exc)
     try:
-        done.next_reply = get(server.port, "/ok")
+        done.next_reply = get(server.port, "/ok", keep_alive=keep_alive)
     except Exception as exc:
         done.next_error = repr(exc)
     # The host logs after it sent the response: wait (bounded) for this
@@ -196,16 +246,24 @@ def exchange(server: ServerProcess, key: str, path: str) -> Exchange:
 @pytest.fixture(scope="module", params=list(HOSTS))
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> HostRun:
     host: str = request.param
+    if host in UWSGI_HOSTS and UWSGI is None:
+        pytest.skip("uWSGI is not installed: pip install uwsgi (in the test extra)")
     markers = tmp_path_factory.mktemp(f"host-exceptions-{host}")
     server = ServerProcess(host, HOSTS[host], markers, ready_path="/ok")
     result = HostRun(host)
+    keep_alive = host in KEEP_ALIVE
     try:
         for case in CASES:
             for length in LENGTHS:
                 key = f"{case}-{length}"
-                result.exchanges[key] = exchange(server, key, f"/{case}/{length}")
-        result.exchanges["early"] = exchange(server, "early", "/early")
-        server.stop()  # by PID: after this the log is final
+                path = f"/{case}/{length}"
+                result.exchanges[key] = exchange(server, key, path, keep_alive=keep_alive)
+        # Always "close": the 500 has a Content-Length, and uWSGI's truncated one
+        # (see the docstring) then ends at the close, not at the client's timeout.
+        result.exchanges["early"] = exchange(server, "early", "/early", keep_alive=False)
+        # By PID: after this the log is final. uWSGI: the master alone, which
+        # stops the rest (ServerProcess.kill below reaps any straggler).
+        server.stop(group=host not in UWSGI_HOSTS)
     finally:
         server.kill()
     result.log = server.log.read_bytes()
@@ -240,7 +298,11 @@ def test_exception_after_the_response_is_logged_by_the_host_and_the_response_is_
     status, content = (500, body("error")) if case == "route" else (200, body("ok"))
     assert reply.status == status
     framing = (
-        "content-length" if length == "cl" else "close" if run.host == "wsgiref" else "chunked"
+        "content-length"
+        if length == "cl"
+        else "close"
+        if run.host in CLOSE_DELIMITED
+        else "chunked"
     )
     assert reply.framing == framing, reply.headers
     assert reply.complete, f"framing {reply.framing} did not end: {reply.body[-80:]!r}"
@@ -254,6 +316,8 @@ def test_exception_after_the_response_is_logged_by_the_host_and_the_response_is_
     assert b"Traceback (most recent call last)" in segment, describe(run)
     if run.host == "waitress" and length == "stream":
         assert b"Exception while serving" not in segment  # the bridge logged it, waitress not
+    if run.host in UWSGI_HOSTS:
+        assert b"ERROR bridge" not in segment, describe(run)  # uWSGI logged it, the bridge not
     if run.host == "wsgiref":
         # wsgiref prints it from its handler; then its handle_error, which
         # close() left without an environ, fails with a TypeError, and
@@ -267,10 +331,30 @@ def test_exception_after_the_response_is_logged_by_the_host_and_the_response_is_
     assert_served_next(run, done)
 
 
+UWSGI_2278 = b"SystemError: <built-in function uwsgi_spit> returned a result with an exception set"
+
+
+def uwsgi_2278(run: HostRun, done: Exchange) -> bool:
+    """The early 500 broken as unbit/uwsgi#2278 breaks it (see the module's docstring):
+    the headers with ``Content-Length: 21``, no body, and the SystemError in the log."""
+    reply = done.reply
+    return (
+        run.host in UWSGI_HOSTS
+        and reply is not None
+        and (reply.status, reply.headers.get("content-length"), reply.body) == (500, "21", b"")
+        and UWSGI_2278 in run.log[done.offset :]
+        and run.count("early") == 2
+    )
+
+
 def test_exception_before_the_response_is_a_whole_500_logged_once_by_the_bridge(
     run: HostRun,
 ) -> None:
     done = run.exchanges["early"]
+    if uwsgi_2278(run, done):
+        # Only this exact failure: any other fails below, and a fix (in uWSGI,
+        # or a workaround in the bridge) makes this test pass.
+        pytest.xfail("unbit/uwsgi#2278: start_response(..., exc_info) raises SystemError")
     assert done.error is None, f"{done.error}\n{describe(run)}"
     reply = done.reply
     assert reply is not None
