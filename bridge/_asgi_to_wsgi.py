@@ -36,9 +36,9 @@ began comes out of the iterator so the server aborts the connection; an app
 that returns without responding gets a 500, never a hang.
 
 The WSGI call lasts as long as the app (B4.8): the iterable's ``close()`` waits
-on ``app_done`` (at most ``wait_time``, then cancels), so background work has
-finished when the host's worker moves on. An exception the app raises after its
-complete response waits in ``late_errors`` and comes out of ``close()``, after
+on :class:`_CallEnding` (at most ``wait_time``, then cancels), so background
+work has finished when the host's worker moves on. An exception the app raises
+after its complete response waits there too and comes out of ``close()``, after
 the host delivered the response, so the host logs it (B4.5). Each exception is
 logged once: by the host where it sees it, by the bridge only where it cannot.
 """
@@ -245,15 +245,7 @@ class _AsgiCall:
         self.server_closed = False
         self.response_done: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
-        # Set when the app's coroutine returned: the WSGI call (through close())
-        # lasts until then (B4.8), as an ASGI server keeps a request's task.
-        self.app_done = threading.Event()
-        # An exception the app raised after its complete response (Starlette's
-        # error middleware re-raising after its 500, a failing background task).
-        # Whichever side pops it reports it: close() raises it to the host, or,
-        # when close() already gave up waiting (wait_time), the loop logs it.
-        self.late_errors: list[BaseException] = []
-        self.gave_up = False
+        self.ending = _CallEnding(runtime.loop)
 
     # -- loop side -------------------------------------------------------------
     def start(self) -> None:
@@ -287,7 +279,7 @@ class _AsgiCall:
             if not self.finished and not self.out.closed:
                 self.out.put_nowait(("done", outcome))
             elif self.finished and isinstance(outcome, Exception):
-                self._keep_late_error(outcome)
+                self.ending.raised_late(outcome)
         except Exception:
             pass
         finally:
@@ -296,22 +288,8 @@ class _AsgiCall:
                 # Not a done callback: that would cost every request one more
                 # loop iteration.
                 self.runtime.tasks.pop(self.task, None)
-            self.app_done.set()
+            self.ending.app_done.set()
             del outcome
-
-    def _keep_late_error(self, error: Exception) -> None:
-        """The app raised after its complete response: hand it to close(), or log it."""
-        self.late_errors.append(error)
-        if self.gave_up and self._pop_late_error() is not None:
-            logger.error(
-                "ASGI app raised after its response, once the WSGI call had ended", exc_info=error
-            )
-
-    def _pop_late_error(self) -> BaseException | None:
-        try:
-            return self.late_errors.pop()  # atomic: exactly one side gets it
-        except IndexError:
-            return None
 
     def _mark_response_done(self) -> None:
         if self.response_done is not None and not self.response_done.done():
@@ -420,7 +398,7 @@ class _AsgiCall:
             error = RuntimeError("AsgiToWsgi was closed while the ASGI app was still running")
             self.out.put_nowait(("done", error))  # a 500, or the end of a cut stream
         self._end(ClientDisconnected("AsgiToWsgi was closed"))
-        self.app_done.set()  # a close() waiting after the response returns
+        self.ending.app_done.set()  # a close() waiting after the response returns
 
     def _end(self, gone: ClientDisconnected) -> None:
         """The response is over for the app: its later sends raise, both channels close."""
@@ -513,7 +491,7 @@ class _AsgiCall:
         if kind == "body":
             _, chunk, more = event
             start_response(status_line(self.status), self.headers)
-            if not more and self.app_done.is_set() and not self.late_errors:
+            if not more and self.ending.returned_cleanly():
                 # The app has returned, cleanly: nothing left for close() to wait for.
                 return [chunk] if chunk else []
             return _ResponseIterator(self, chunk, finished=not more)
@@ -559,8 +537,13 @@ class _AsgiCall:
         host's ``start_response`` raised it at once (werkzeug's and httpx's
         test clients), nor when the host says in the environ that it raises it
         after the 500 (WsgiToAsgi, in a round trip), so it is logged once.
+        uWSGI (2.0.31) gets no ``exc_info``: its ``start_response`` makes one a
+        ``SystemError`` and the 500 loses its body (unbit/uwsgi#2278); it
+        ignores ``exc_info`` anyway, so nothing is lost.
         """
-        exc_info = (type(error), error, error.__traceback__)
+        exc_info: Any = None
+        if "uwsgi.version" not in self.environ:
+            exc_info = (type(error), error, error.__traceback__)
         try:
             response = _plain(start_response, "500 Internal Server Error", _ERROR_BODY, exc_info)
         except BaseException as raised:
@@ -586,9 +569,9 @@ class _AsgiCall:
         if not finished:
             runtime.loop.call_soon_threadsafe(self._abort, wait_time)
             return
-        if not self._wait_for_app(wait_time):
-            self.gave_up = True
-            error = self._pop_late_error()  # it may have come just now
+        ending = self.ending
+        if not ending.wait(wait_time):
+            error = ending.give_up()  # it may have come just now
             if error is None:
                 logger.warning(
                     "ASGI app still running %s s after its response ended: cancelled", wait_time
@@ -598,7 +581,7 @@ class _AsgiCall:
                     runtime.loop.call_soon_threadsafe(task.cancel)
                 return
         else:
-            error = self._pop_late_error()
+            error = ending.take_late_error()
         if error is None:
             return
         if self._host_drops_the_end_if_close_raises():
@@ -624,7 +607,52 @@ class _AsgiCall:
             return False
         return not any(name.lower() == "content-length" for name, _ in self.headers)
 
-    def _wait_for_app(self, timeout: float | None) -> bool:
+
+class _CallEnding:
+    """When an AsgiToWsgi call may end, and what it hands the host then (B4.5, B4.8).
+
+    The loop side sets ``app_done`` when the app's coroutine returned, after
+    keeping an exception the app raised after its complete response
+    (Starlette's error middleware re-raising after its 500, a failing
+    background task) with :meth:`raised_late`. The thread side, in the
+    iterable's ``close()``, waits for ``app_done`` and takes that exception to
+    raise to the host. Exactly one side reports it: ``close()``, or the loop,
+    by logging, once ``close()`` gave up waiting (``wait_time``).
+    """
+
+    __slots__ = ("_gave_up", "_late", "_loop", "app_done")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.app_done = threading.Event()
+        self._late: list[BaseException] = []
+        self._gave_up = False
+
+    # -- loop side
+    def raised_late(self, error: Exception) -> None:
+        self._late.append(error)
+        if self._gave_up and self.take_late_error() is not None:
+            logger.error(
+                "ASGI app raised after its response, once the WSGI call had ended", exc_info=error
+            )
+
+    # -- thread side
+    def returned_cleanly(self) -> bool:
+        """The app has returned, with nothing left to raise: close() need not wait."""
+        return self.app_done.is_set() and not self._late
+
+    def take_late_error(self) -> BaseException | None:
+        try:
+            return self._late.pop()  # atomic: exactly one side gets it
+        except IndexError:
+            return None
+
+    def give_up(self) -> BaseException | None:
+        """close() stops waiting; an exception that came meanwhile is still its to raise."""
+        self._gave_up = True
+        return self.take_late_error()
+
+    def wait(self, timeout: float | None) -> bool:
         """Wait until the app returned; False after ``timeout`` seconds.
 
         Wakes every ``_LOOP_CHECK_INTERVAL`` to check that the loop still runs:
@@ -641,7 +669,7 @@ class _AsgiCall:
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            if not self.runtime.loop.is_running():
+            if not self._loop.is_running():
                 return True  # nothing left that could finish it
 
 

@@ -30,14 +30,13 @@ d. the server answers the next request.
 And an exception *before* the response (a raw ASGI app, no
 ServerErrorMiddleware) gives a complete 500 and is logged exactly once, by the
 bridge: these hosts do not log the ``exc_info`` handed to ``start_response``.
-Not on uWSGI (2.0.31), where that test is an expected failure if, and only
-if, it fails exactly this way: its ``start_response`` sets the
-``exc_info`` it is given as the current exception and still returns a value,
-so Python raises ``SystemError: <built-in function uwsgi_spit> returned a
-result with an exception set`` in the caller (unbit/uwsgi#2278, open); the
-bridge's 500 then ends after its headers (``Content-Length: 21``, no body)
-and the exception is logged twice, by the bridge and by uWSGI as the
-SystemError's cause. A plain WSGI app passing ``exc_info`` fares the same.
+On uWSGI (2.0.31) the bridge hands no ``exc_info``: its ``start_response``
+sets the ``exc_info`` it is given as the current exception and still returns
+a value, so Python raises ``SystemError: <built-in function uwsgi_spit>
+returned a result with an exception set`` in the caller (unbit/uwsgi#2278,
+open), and the 500 would end after its headers (``Content-Length: 21``, no
+body), the exception logged twice. A plain WSGI app passing ``exc_info``
+fares the same.
 
 uWSGI runs one worker with two threads (``--threads`` enables Python threads,
 which the bridge's loop thread needs) behind a master, and is stopped by
@@ -331,30 +330,10 @@ def test_exception_after_the_response_is_logged_by_the_host_and_the_response_is_
     assert_served_next(run, done)
 
 
-UWSGI_2278 = b"SystemError: <built-in function uwsgi_spit> returned a result with an exception set"
-
-
-def uwsgi_2278(run: HostRun, done: Exchange) -> bool:
-    """The early 500 broken as unbit/uwsgi#2278 breaks it (see the module's docstring):
-    the headers with ``Content-Length: 21``, no body, and the SystemError in the log."""
-    reply = done.reply
-    return (
-        run.host in UWSGI_HOSTS
-        and reply is not None
-        and (reply.status, reply.headers.get("content-length"), reply.body) == (500, "21", b"")
-        and UWSGI_2278 in run.log[done.offset :]
-        and run.count("early") == 2
-    )
-
-
 def test_exception_before_the_response_is_a_whole_500_logged_once_by_the_bridge(
     run: HostRun,
 ) -> None:
     done = run.exchanges["early"]
-    if uwsgi_2278(run, done):
-        # Only this exact failure: any other fails below, and a fix (in uWSGI,
-        # or a workaround in the bridge) makes this test pass.
-        pytest.xfail("unbit/uwsgi#2278: start_response(..., exc_info) raises SystemError")
     assert done.error is None, f"{done.error}\n{describe(run)}"
     reply = done.reply
     assert reply is not None
