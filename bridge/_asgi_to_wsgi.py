@@ -230,8 +230,7 @@ class _AsgiCall:
         self.runtime = runtime
         self.scope = scope
         self.environ = environ
-        self.remaining = length  # body bytes still to read; None = to EOF
-        self.received = 0  # body bytes read so far, counted only under max_body_size
+        self.input = _InputReader(environ, length, adapter)
         self.out: Channel[Any] = Channel(runtime.handle, 1)
         # Only a request that has a body needs the thread -> loop body channel.
         self.body: Channel[Any] | None = Channel(runtime.handle, 1) if length != 0 else None
@@ -435,47 +434,12 @@ class _AsgiCall:
         """Read one chunk for ``receive()``; True when it crossed ``max_body_size``."""
         body = self.body
         assert body is not None  # a demand comes only from a request with a body
-        remaining = self.remaining
-        size = (
-            self.adapter.chunk_size
-            if remaining is None
-            else min(remaining, self.adapter.chunk_size)
-        )
-        limit = self.adapter.max_body_size
-        if limit is not None and remaining is None:
-            # Read to EOF under max_body_size: past it, the app sees http.disconnect.
-            data = self._read_input(min(size, limit - self.received + 1))
-            if data is None:
-                body.put_nowait(None)
-                return False
-            self.received += len(data)
-            if self.received > limit:
-                logger.warning("request body larger than max_body_size=%d: refused", limit)
-                body.put_nowait(None)
-                return True
-            body.put_nowait((data, bool(data)))
-            return False
-        data = self._read_input(size) if size else b""
-        if data is None:
-            body.put_nowait(None)
-        elif remaining is None:
-            body.put_nowait((data, bool(data)))
-        elif not data and remaining > 0:  # B2.4: a short input is a disconnect
-            body.put_nowait(None)
-        else:
-            remaining -= len(data)
-            self.remaining = remaining
-            body.put_nowait((data, remaining > 0))
+        chunk = self.input.next_chunk()
+        if chunk is _TOO_LARGE:
+            body.put_nowait(None)  # the app sees http.disconnect
+            return True
+        body.put_nowait(chunk)
         return False
-
-    def _read_input(self, size: int) -> bytes | None:
-        """``wsgi.input.read(size)`` as bytes, or None when the read failed."""
-        try:
-            data = self.environ["wsgi.input"].read(size)
-        except Exception as exc:
-            logger.warning("reading wsgi.input failed: %r", exc)
-            return None
-        return data if type(data) is bytes else bytes(data)
 
     def respond(self, start_response: StartResponse) -> Iterable[bytes]:
         event = self.next_event()
@@ -606,6 +570,60 @@ class _AsgiCall:
         ):
             return False
         return not any(name.lower() == "content-length" for name, _ in self.headers)
+
+
+class _InputReader:
+    """``wsgi.input`` read for ``receive()``, one chunk per demand, on the WSGI thread.
+
+    :meth:`next_chunk` gives ``(data, more)`` for the next ``http.request``,
+    ``None`` when the input failed or ended short of its CONTENT_LENGTH (the app
+    sees ``http.disconnect``, B2.4), or ``_TOO_LARGE`` when a body read to EOF
+    crossed ``max_body_size``. Reads are at most ``chunk_size`` bytes and never
+    past CONTENT_LENGTH, which acts as EOF.
+    """
+
+    __slots__ = ("_chunk_size", "_environ", "_limit", "_received", "_remaining")
+
+    def __init__(self, environ: dict[str, Any], length: int | None, adapter: AsgiToWsgi) -> None:
+        self._environ = environ
+        self._remaining = length  # body bytes still to read; None = to EOF
+        self._received = 0  # body bytes read so far, counted only under max_body_size
+        self._chunk_size = adapter.chunk_size
+        self._limit = adapter.max_body_size
+
+    def next_chunk(self) -> tuple[bytes, bool] | tuple[str] | None:
+        remaining = self._remaining
+        size = self._chunk_size if remaining is None else min(remaining, self._chunk_size)
+        limit = self._limit
+        if limit is not None and remaining is None:
+            # Read to EOF under max_body_size: past it, the app sees http.disconnect.
+            data = self._read(min(size, limit - self._received + 1))
+            if data is None:
+                return None
+            self._received += len(data)
+            if self._received > limit:
+                logger.warning("request body larger than max_body_size=%d: refused", limit)
+                return _TOO_LARGE
+            return (data, bool(data))
+        data = self._read(size) if size else b""
+        if data is None:
+            return None
+        if remaining is None:
+            return (data, bool(data))
+        if not data and remaining > 0:  # B2.4: a short input is a disconnect
+            return None
+        remaining -= len(data)
+        self._remaining = remaining
+        return (data, remaining > 0)
+
+    def _read(self, size: int) -> bytes | None:
+        """``wsgi.input.read(size)`` as bytes, or None when the read failed."""
+        try:
+            data = self._environ["wsgi.input"].read(size)
+        except Exception as exc:
+            logger.warning("reading wsgi.input failed: %r", exc)
+            return None
+        return data if type(data) is bytes else bytes(data)
 
 
 class _CallEnding:
