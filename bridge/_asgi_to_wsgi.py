@@ -132,6 +132,7 @@ class _Runtime:
         self.handle = LoopHandle.for_loop(loop, self._loop_thread_id)
         self.lifespan = Lifespan(app, mode=lifespan)
         self.startup_error: str | None = None
+        self.startup_exception: BaseException | None = None  # what the app's lifespan raised
         self.tasks: dict[asyncio.Task[None], _AsgiCall] = {}  # in-flight requests
 
     _loop_thread_id = 0
@@ -148,6 +149,7 @@ class _Runtime:
             future.result(timeout)
         except LifespanFailed as exc:
             self.startup_error = str(exc) or "lifespan startup failed"
+            self.startup_exception = exc.__cause__
         except FutureTimeout:
             future.cancel()
             self.startup_error = f"lifespan startup did not finish within {timeout} s"
@@ -182,10 +184,14 @@ class _Runtime:
         ``close()`` stays within ``shutdown_timeout`` (plus at most
         ``_CLEANUP_GRACE`` per step once the deadline has passed: a blocked
         worker is still released and the loop still asked to stop).
+
+        Raises what the app's lifespan raised during shutdown, once the loop
+        has stopped.
         """
         if self.pid != os.getpid():
             return  # the parent's loop: not ours to touch in a forked child
         deadline = time.monotonic() + timeout
+        app_error: BaseException | None = None
 
         def remaining() -> float:
             return max(deadline - time.monotonic(), 0.0)
@@ -197,8 +203,8 @@ class _Runtime:
             except FutureTimeout:
                 future.cancel()
                 logger.error("ASGI lifespan shutdown did not finish within %s s", timeout)
-            except Exception:
-                logger.exception("ASGI lifespan shutdown raised")
+            except Exception as exc:
+                app_error = exc  # raised below, after the cleanup
         if self.loop.is_running():
             # In-flight requests: cancel their tasks, whose `finally` tells the
             # waiting WSGI threads, so no worker waits on a loop that stopped.
@@ -213,6 +219,11 @@ class _Runtime:
             self.thread.join(max(remaining(), _CLEANUP_GRACE))
             if not self.thread.is_alive():
                 self.loop.close()
+        if app_error is not None:
+            try:
+                raise app_error
+            finally:
+                del app_error  # no cycle through this frame
 
 
 class _AsgiCall:
@@ -900,7 +911,10 @@ class AsgiToWsgi:
         def _close_at_exit() -> None:
             adapter = ref()
             if adapter is not None:
-                adapter.close()
+                try:
+                    adapter.close()
+                except Exception:  # nobody is left to raise it to
+                    logger.exception("ASGI lifespan shutdown raised")
 
         atexit.register(_close_at_exit)
 
@@ -974,11 +988,16 @@ class AsgiToWsgi:
         when its ASGI server starts up.
 
         Raises:
-            RuntimeError: lifespan startup failed (`lifespan.startup.failed`,
+            Exception: the app's own exception, when its lifespan raised with
+                `lifespan.startup.failed` (Starlette does), as an ASGI server
+                running the app would show it.
+            RuntimeError: lifespan startup failed otherwise (`lifespan.startup.failed`,
                 or no answer within `startup_timeout`), or the adapter was
                 closed.
         """
         runtime = self._get_runtime()
+        if runtime.startup_exception is not None:
+            raise runtime.startup_exception  # the app's own, as its server would show it
         if runtime.startup_error is not None:
             raise RuntimeError(f"ASGI lifespan startup failed: {runtime.startup_error}")
 
@@ -993,6 +1012,11 @@ class AsgiToWsgi:
         seconds (past it, at most a second more per step to release blocked
         workers and stop the loop). A loop passed in with `loop=` is left
         running.
+
+        Raises:
+            Exception: the app's own exception, when its lifespan raised during
+                shutdown (after the loop stopped); a `lifespan.shutdown.failed`
+                without one is logged.
         """
         with self._process_lock():
             runtime, self._runtime = self._runtime, None

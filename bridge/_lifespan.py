@@ -57,6 +57,10 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 #: support before it is cancelled again (with a warning) if it is still running.
 _CANCEL_GRACE = 1.0
 
+#: Seconds to wait for the app's lifespan task to end after it answered
+#: ``startup.failed`` or ``shutdown``, for the exception it may raise then.
+_ERROR_GRACE = 1.0
+
 _STARTUP_ANSWERS = ("lifespan.startup.complete", "lifespan.startup.failed")
 
 
@@ -80,6 +84,10 @@ class Lifespan:
         self._startup: asyncio.Future[tuple[str, str]] | None = None
         self._shutdown: asyncio.Future[str | None] | None = None
         self._cause: BaseException | None = None  # what the app raised, if that was why
+        #: What the app's lifespan raised with or after ``lifespan.startup.failed``,
+        #: or during shutdown: the caller raises the app's own exception, as an
+        #: ASGI server running the app would show it (Starlette re-raises it).
+        self.error: BaseException | None = None
         #: The task running the app's lifespan scope (None before startup).
         self.task: asyncio.Task[None] | None = None
 
@@ -135,8 +143,11 @@ class Lifespan:
                 # Already decided (and warned about): most often the error that
                 # our own send raised, or the cancellation by _stop_task.
                 logger.debug("ASGI lifespan task of an app without lifespan ended: %r", exc)
-            elif self._shutdown is not None and not self._shutdown.done():
-                self._shutdown.set_result(f"the app raised during shutdown: {exc!r}")
+            elif self._phase == "failed" or self._shutdown is not None:
+                if not isinstance(exc, asyncio.CancelledError):
+                    self.error = exc  # startup() or shutdown() raises it
+                if self._shutdown is not None and not self._shutdown.done():
+                    self._shutdown.set_result(f"the app raised during shutdown: {exc!r}")
             elif not isinstance(exc, asyncio.CancelledError):
                 logger.error("ASGI lifespan task raised", exc_info=exc)
         finally:
@@ -184,7 +195,10 @@ class Lifespan:
             return
         if outcome == "failed":
             logger.error("ASGI lifespan startup failed: %s", detail)
-            raise LifespanFailed(detail or "lifespan.startup.failed")
+            # Starlette raises its exception right after lifespan.startup.failed:
+            # wait (briefly) for it, to hand the caller the app's own exception.
+            await asyncio.wait({self.task}, timeout=_ERROR_GRACE)
+            raise LifespanFailed(detail or "lifespan.startup.failed") from self.error
         self._stop_task()
         if self.mode == "on":
             message = f"lifespan='on', but the app does not support lifespan: {detail}"
@@ -197,7 +211,12 @@ class Lifespan:
         )
 
     async def shutdown(self) -> None:
-        """Send ``lifespan.shutdown`` once and wait for the answer (logged if it failed)."""
+        """Send ``lifespan.shutdown`` once and wait for the answer.
+
+        Raises the app's own exception if its lifespan raised during shutdown
+        (with or without ``lifespan.shutdown.failed``); a ``shutdown.failed``
+        without one is logged.
+        """
         if not self.supported or self._phase != "started":
             return
         assert self._queue is not None
@@ -205,10 +224,12 @@ class Lifespan:
         self._phase = "stopping"
         self._queue.put_nowait({"type": "lifespan.shutdown"})
         failure = await self._shutdown
-        if failure:
-            logger.error("ASGI lifespan shutdown failed: %s", failure)
         if self.task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self.task), timeout=1.0)
+                await asyncio.wait_for(asyncio.shield(self.task), timeout=_ERROR_GRACE)
             except (asyncio.TimeoutError, Exception):
                 self.task.cancel()
+        if self.error is not None:
+            raise self.error
+        if failure:
+            logger.error("ASGI lifespan shutdown failed: %s", failure)

@@ -687,7 +687,11 @@ class WsgiToAsgi:
             elif message["type"] == "lifespan.shutdown":
                 await self._drain_workers()
                 if inner is not None:
-                    await anyio.to_thread.run_sync(inner.shutdown)
+                    try:
+                        await anyio.to_thread.run_sync(inner.shutdown)
+                    except Exception as exc:
+                        await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                        raise  # the app's own exception, as the app alone raises it
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -55,10 +55,9 @@ Differences allowed, each a documented normalisation (docs/compatibility.md):
   ends) comes when the generator ends, which the bridge's read-ahead may reach
   before the client reads; alone it waits for the client.
 
-Two differences are bridge bugs, kept as strict xfails with their minimal examples:
-a failing lifespan startup raises ``RuntimeError("ASGI lifespan startup failed:
-...")`` through the round trip instead of the app's exception, and a failing
-lifespan shutdown raises nothing through the round trip.
+A failing lifespan startup or shutdown raises the app's own exception from
+TestClient, alone and through the round trip (the property found both
+differences: a ``RuntimeError`` wrapper at startup, nothing at shutdown; fixed).
 
 Each example starts and stops an AsgiToWsgi loop thread; each adapter is closed
 (after the TestClient's lifespan shutdown, for P7a) and no loop thread may
@@ -525,12 +524,6 @@ ONE_ROUTE = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge bug: a failing lifespan startup raises RuntimeError('ASGI lifespan startup "
-    "failed: <Starlette's traceback>') from TestClient through the round trip, not the app's "
-    "own exception (type and message) as alone",
-)
 @given(
     st.builds(AsgiSpec, st.just("fails at startup"), st.just({}), failures, st.just(ONE_ROUTE)),
     st.lists(calls, max_size=1),
@@ -544,12 +537,6 @@ def test_p7a_failing_startup_raises_like_the_app(
     assert alone["at exit"] == ["startup"] and alone["lifespan error"][2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge bug: a failing lifespan shutdown raises from TestClient's exit alone; through "
-    "the round trip AsgiToWsgi.shutdown() only logs it and WsgiToAsgi answers "
-    "lifespan.shutdown.complete, so nothing is raised",
-)
 @given(
     st.builds(AsgiSpec, st.just("fails at shutdown"), st.just({}), failures, st.just(ONE_ROUTE)),
     st.lists(calls, max_size=1),
