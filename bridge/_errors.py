@@ -52,3 +52,16 @@ class RequestBodyTooLarge(OSError):
 #: replacement response was sent (WsgiToAsgi does). AsgiToWsgi then leaves the
 #: logging of that exception to the server, so it is logged once.
 RAISES_EXC_INFO = "bridge.raises_exc_info"
+
+
+class RequestBodyTimeout(ClientDisconnected):
+    """No request body data arrived for the adapter's ``body_timeout`` seconds.
+
+    Raised by `wsgi.input` reads of [`WsgiToAsgi`][bridge.WsgiToAsgi] when a
+    client stalls mid-upload, so that a slow or stalled client never holds a
+    worker thread for longer than that. Unless the app catches it, the client
+    gets `408 Request Timeout` (if the response has not started). It is a
+    [`ClientDisconnected`][bridge.ClientDisconnected], so an `OSError`.
+    """
+
+    status = 408

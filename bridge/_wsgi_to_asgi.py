@@ -15,8 +15,16 @@ sides:
     is what ``write()`` waits for.
 
 ``body`` (loop -> thread, bounded by ``_BODY_READ_AHEAD`` chunks)
-    Request body chunks for ``wsgi.input``. Nothing is received before the app
-    first reads (``_DEMAND``), so ``100-continue`` stays lazy.
+    Request body chunks for ``wsgi.input``, for a body too large to pre-read
+    (below). Nothing is received before the app first reads (``_DEMAND``), so
+    ``100-continue`` stays lazy. A chunk that does not come within
+    ``body_timeout`` makes the read raise ``RequestBodyTimeout`` (408).
+
+A body with a declared Content-Length up to ``preread_size`` (and no
+``Expect: 100-continue``) is received on the loop by :func:`_preread_body`
+before the request is handed to the pool, so a slow uploader holds no worker
+thread; the app reads it from memory. The pool logs a rate-limited warning
+when every worker is busy and requests queue.
 
 The common case costs one hop each way and no extra task: a request without
 a body, an app that returns a list. Only when the body is read or the response
@@ -57,7 +65,13 @@ import anyio
 from ._asgi_to_wsgi import AsgiToWsgi
 from ._channel import Channel, ChannelClosed, LoopHandle
 from ._environ import build_environ
-from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestBodyTooLarge, RequestRejected
+from ._errors import (
+    RAISES_EXC_INFO,
+    ClientDisconnected,
+    RequestBodyTimeout,
+    RequestBodyTooLarge,
+    RequestRejected,
+)
 from ._http import encode_wsgi_headers, parse_status
 from ._limits import (
     DEFAULT_DUPLICATE_HEADER_LIMIT,
@@ -81,6 +95,12 @@ Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 
 _BODY_READ_AHEAD = 4
+#: A request body with a declared Content-Length up to this size is received on
+#: the loop before the app runs (``preread_size``; docs/performance.md).
+DEFAULT_PREREAD_SIZE = 256 * 1024
+#: Seconds without request body data after which a read gives up (408), in line
+#: with common servers' client body timeouts (nginx's ``client_body_timeout``).
+DEFAULT_BODY_TIMEOUT = 60.0
 #: At lifespan shutdown, how long running WSGI calls get to end (and close()).
 _SHUTDOWN_GRACE = 5.0
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -154,9 +174,11 @@ class FileWrapper:
 
 
 _Job = tuple[Callable[..., object], tuple[object, ...]] | None
+#: Seconds between two "all workers are busy" warnings of one pool.
+SATURATION_WARNING_PERIOD = 60.0
 
 
-def _work(jobs: queue.SimpleQueue[_Job]) -> None:
+def _work(jobs: queue.SimpleQueue[_Job], busy: _BusyCount) -> None:
     """A worker thread: run jobs until the ``None`` that says the pool is gone."""
     get = jobs.get
     while True:
@@ -164,11 +186,28 @@ def _work(jobs: queue.SimpleQueue[_Job]) -> None:
         if job is None:
             return
         func, args = job
+        busy.add(1)
         try:
             func(*args)
         except BaseException:  # pragma: no cover - _WsgiCall.run reports through channels
             logger.exception("unexpected error in a bridge worker thread")
+        finally:
+            busy.add(-1)
         del job, func, args
+
+
+class _BusyCount:
+    """How many of a pool's threads run a job: exact, under a lock of its own."""
+
+    __slots__ = ("_lock", "value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.value += n
 
 
 def _stop_workers(jobs: queue.SimpleQueue[_Job], threads: list[threading.Thread]) -> None:
@@ -193,20 +232,37 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_workers, self._jobs, self._threads)
+        self.busy = _BusyCount()
+        self._warned_at: float | None = None
 
     def submit(self, func: Callable[..., object], *args: object) -> None:
+        if self.busy.value >= self._size:
+            self._warn_saturated()
         self._jobs.put((func, args))
         if len(self._threads) < self._size:
             with self._lock:
                 if len(self._threads) < self._size and self._finalizer.alive:
                     thread = threading.Thread(
                         target=_work,
-                        args=(self._jobs,),
+                        args=(self._jobs, self.busy),
                         name=f"{self._name}-{len(self._threads)}",
                         daemon=True,
                     )
                     thread.start()
                     self._threads.append(thread)
+
+    def _warn_saturated(self) -> None:
+        """Every thread is busy and this request will queue: say so, at most once a minute."""
+        now = time.monotonic()
+        if self._warned_at is not None and now - self._warned_at < SATURATION_WARNING_PERIOD:
+            return
+        self._warned_at = now
+        logger.warning(
+            "all %d WSGI worker threads are busy: requests are queueing. Long-lived "
+            "responses (server-sent events, slow downloads) each hold a thread; raise "
+            "WsgiToAsgi(..., workers=N) to serve more at once (docs/wsgi-to-asgi.md)",
+            self._size,
+        )
 
     def shutdown(self, wait: bool = False, timeout: float | None = None) -> None:
         """Let the threads finish their current job and end (waiting at most ``timeout``)."""
@@ -375,6 +431,15 @@ class _WsgiCall:
         self.environ["wsgi.input"] = body
         try:
             final = self._call_app()
+        except RequestBodyTimeout as exc:
+            # The upload stalled past body_timeout and the app let the read
+            # error through: 408 if nothing was sent yet, else a cut response.
+            final = None
+            if self.headers_sent:
+                self._report(exc)
+            else:
+                final = _plain_messages(408, f"{exc}\n")
+            del exc
         except ClientDisconnected:
             # The loop side closed `out` (client gone, task cancelled) or the
             # upload was cut off. Report it; a closed channel just refuses it.
@@ -581,9 +646,21 @@ class WsgiToAsgi:
         max_response_header_bytes: response header names and values adding up
             to more than this make `start_response` raise `ValueError`; they are
             never forwarded (default 64 KiB).
+        preread_size: a request body with a declared Content-Length up to this
+            many bytes is received on the event loop before a worker thread is
+            taken, so a slow uploader holds no thread (default 256 KiB; 0
+            turns it off). Larger and chunked bodies, and any request with
+            `Expect: 100-continue`, are read lazily as the app reads.
+        body_timeout: seconds a request body may make no progress. Past it a
+            pre-read body gets `408 Request Timeout` without calling the app,
+            and a `wsgi.input` read raises
+            [`RequestBodyTimeout`][bridge.RequestBodyTimeout] (408 unless the
+            app catches it), freeing the worker thread (default 60; `None`:
+            wait for ever).
 
     Raises:
-        ValueError: `workers` or `send_queue_size` is less than 1.
+        ValueError: `workers` or `send_queue_size` is less than 1,
+            `preread_size` is negative, or `body_timeout` is not positive.
     """
 
     def __init__(
@@ -597,9 +674,15 @@ class WsgiToAsgi:
         max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         max_response_header_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+        preread_size: int = DEFAULT_PREREAD_SIZE,
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        if preread_size < 0:
+            raise ValueError("preread_size must be 0 or more")
+        if body_timeout is not None and not body_timeout > 0:
+            raise ValueError("body_timeout must be a positive number of seconds, or None")
         if send_queue_size < 1:
             raise ValueError("send_queue_size must be at least 1")
         check_limits(
@@ -617,6 +700,8 @@ class WsgiToAsgi:
         self.max_header_count = max_header_count
         self.max_header_bytes = max_header_bytes
         self.max_response_header_bytes = max_response_header_bytes
+        self.preread_size = preread_size
+        self.body_timeout = body_timeout
         self._executor: WorkerPool | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()
@@ -735,14 +820,31 @@ class WsgiToAsgi:
             or environ["SERVER_PROTOCOL"] not in ("HTTP/1.1", "HTTP/1.0")
         )
         body_channel: Channel[bytes] | None = None
-        if has_body:
-            body_channel = Channel(handle, _BODY_READ_AHEAD)
-            if max_body is not None and length is None:
-                reader = RequestBody(_make_limited_fetch(out, body_channel, max_body), None)
-            else:
-                reader = RequestBody(_make_fetch(out, body_channel), length)
-        else:
+        timeout = self.body_timeout
+        if not has_body:
             reader = RequestBody(None, 0)
+        elif (
+            length is not None
+            and length <= self.preread_size
+            and environ.get("HTTP_EXPECT", "").lower() != "100-continue"
+        ):
+            # A small declared body is received here, on the loop, before a
+            # worker is taken: a slow uploader costs no thread (A3.6). Not with
+            # 100-continue: the client waits for the app to want the body.
+            try:
+                data = await _preread_body(receive, length, timeout)
+            except RequestBodyTimeout as stalled:
+                await _send_plain(send, 408, f"{stalled}\n")
+                return
+            if data is None:
+                return  # the client left before its body was complete
+            reader = RequestBody(_preloaded(data), length)
+        else:
+            body_channel = Channel(handle, _BODY_READ_AHEAD)
+            fetch = _make_fetch(out, body_channel, timeout)
+            if max_body is not None and length is None:
+                fetch = _limited(fetch, body_channel, max_body)
+            reader = RequestBody(fetch, length)
 
         context = contextvars.copy_context()
         self._get_executor().submit(context.run, call.run, reader, body_channel)
@@ -881,7 +983,57 @@ async def _pump(
         item = await out.aget()
 
 
-def _make_fetch(out: Channel[Any], body: Channel[bytes]) -> Callable[[], bytes]:
+async def _preread_body(receive: Receive, length: int, timeout: float | None) -> bytes | None:
+    """Receive a declared body of ``length`` bytes (at most ``preread_size``) on the loop.
+
+    None when the client disconnected first. Raises :class:`RequestBodyTimeout`
+    when no body message came for ``timeout`` seconds, and the errors that
+    :func:`_receive_loop` reports for a message of the wrong type or shape
+    (A3.8), raised here so that they leave the ASGI call.
+    """
+    parts: list[bytes] = []
+    received = 0
+    while True:
+        with anyio.move_on_after(timeout) as waiting:
+            message = await receive()
+        if waiting.cancelled_caught:
+            raise RequestBodyTimeout(f"no request body data for {timeout} s")
+        kind = message["type"]
+        if kind == "http.disconnect":
+            return None
+        if kind != "http.request":
+            raise RuntimeError(f"unexpected ASGI receive() message type {kind!r}")
+        chunk = message.get("body", b"")
+        if type(chunk) is not bytes:
+            raise TypeError(f"http.request 'body' must be bytes, got {type(chunk).__name__}")
+        if chunk:
+            parts.append(chunk)
+            received += len(chunk)
+        if received >= length or not message.get("more_body", False):
+            # Anything after the declared length is the disconnect watch's to
+            # discard, as for a body read lazily.
+            return b"".join(parts)
+
+
+def _preloaded(data: bytes) -> Callable[[], bytes]:
+    """A ``fetch`` for :class:`RequestBody` that hands over ``data``, then EOF."""
+    pending = [data] if data else []
+
+    def fetch() -> bytes:
+        return pending.pop() if pending else b""
+
+    return fetch
+
+
+def _make_fetch(
+    out: Channel[Any], body: Channel[bytes], timeout: float | None = None
+) -> Callable[[], bytes]:
+    """A ``fetch`` for :class:`RequestBody` that asks the loop side for the body.
+
+    Each chunk is waited for at most ``timeout`` seconds (``body_timeout``):
+    a client that stalls mid-upload frees this worker thread with
+    :class:`RequestBodyTimeout` instead of holding it.
+    """
     demanded = False
 
     def fetch() -> bytes:
@@ -890,20 +1042,22 @@ def _make_fetch(out: Channel[Any], body: Channel[bytes]) -> Callable[[], bytes]:
             demanded = True
             out.put_nowait(_DEMAND)
         try:
-            return body.get()
+            return body.get(timeout)
         except ChannelClosed:
             return b""
+        except TimeoutError:
+            body.close()  # the loop side discards what may still come
+            raise RequestBodyTimeout(f"no request body data for {timeout} s") from None
 
     return fetch
 
 
-def _make_limited_fetch(out: Channel[Any], body: Channel[bytes], limit: int) -> Callable[[], bytes]:
-    """:func:`_make_fetch` for a body of unknown length under ``max_body_size``.
+def _limited(fetch: Callable[[], bytes], body: Channel[bytes], limit: int) -> Callable[[], bytes]:
+    """``fetch`` for a body of unknown length under ``max_body_size``.
 
     Past ``limit`` bytes the body channel is closed (the loop side discards the
     rest) and this read and every later one raise :class:`RequestBodyTooLarge`.
     """
-    fetch = _make_fetch(out, body)
     received = 0
 
     def limited_fetch() -> bytes:

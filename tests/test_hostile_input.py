@@ -155,22 +155,34 @@ async def test_w2a_str_headers_from_the_server_are_a_clear_type_error() -> None:
 
 
 @pytest.mark.anyio
-async def test_w2a_str_body_from_the_server_is_a_clear_type_error() -> None:
+@pytest.mark.parametrize("preread_size", [0, 1024], ids=["read lazily", "pre-read"])
+async def test_w2a_str_body_from_the_server_is_a_clear_type_error(preread_size: int) -> None:
     spy = Spy()
     client = Client(messages=[{"type": "http.request", "body": "text", "more_body": False}])
+    bridged = WsgiToAsgi(spy, preread_size=preread_size)
     with pytest.raises(TypeError, match="'body' must be bytes"):
-        await serve(WsgiToAsgi(spy), client, method="POST", headers=[(b"content-length", b"4")])
+        await serve(bridged, client, method="POST", headers=[(b"content-length", b"4")])
+    if preread_size:  # received on the loop before the app: it is never called
+        assert spy.environs == []
+        return
     assert spy.done.wait(TIMEOUT)  # the app's read failed too, with the same error
     assert len(spy.errors) == 1 and isinstance(spy.errors[0], TypeError)
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["http.response.start", "websocket.receive", "lifespan.startup"])
-async def test_w2a_receive_message_out_of_order_is_a_clear_error(kind: str) -> None:
+@pytest.mark.parametrize("preread_size", [0, 1024], ids=["read lazily", "pre-read"])
+async def test_w2a_receive_message_out_of_order_is_a_clear_error(
+    kind: str, preread_size: int
+) -> None:
     spy = Spy()
     client = Client(messages=[{"type": kind}])
+    bridged = WsgiToAsgi(spy, preread_size=preread_size)
     with pytest.raises(RuntimeError, match="unexpected ASGI receive"):
-        await serve(WsgiToAsgi(spy), client, method="POST", headers=[(b"content-length", b"4")])
+        await serve(bridged, client, method="POST", headers=[(b"content-length", b"4")])
+    if preread_size:  # received on the loop before the app: it is never called
+        assert spy.environs == []
+        return
     assert spy.done.wait(TIMEOUT)
     assert len(spy.errors) == 1 and isinstance(spy.errors[0], RuntimeError)
 

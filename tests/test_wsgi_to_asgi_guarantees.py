@@ -583,8 +583,9 @@ async def test_request_without_body_never_calls_receive_before_responding() -> N
     assert client.status == 204 and client.complete
 
 
-async def test_disconnect_mid_upload_raises_oserror_not_eof() -> None:
-    """A3.7."""
+@pytest.mark.parametrize("preread_size", [0, 1024], ids=["read lazily", "pre-read"])
+async def test_disconnect_mid_upload_raises_oserror_not_eof(preread_size: int) -> None:
+    """A3.7. With a body small enough to pre-read (A3.6), the app is never called."""
     outcome: list[object] = []
     finished = threading.Event()
 
@@ -599,7 +600,11 @@ async def test_disconnect_mid_upload_raises_oserror_not_eof() -> None:
         return [b"ignored"]
 
     client = Client([b"partial"], disconnect_after_body=True)
-    await serve(WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"100")])
+    bridged = WsgiToAsgi(app, preread_size=preread_size)
+    await serve(bridged, client, method="POST", headers=[(b"content-length", b"100")])
+    if preread_size:
+        assert outcome == [] and client.sent == []  # nobody to answer, nothing to run
+        return
     # The ASGI call ends as soon as the client is gone (A6.5); the app finishes after.
     assert finished.wait(TIMEOUT)
     assert len(outcome) == 1 and isinstance(outcome[0], ClientDisconnected)
@@ -807,8 +812,13 @@ async def test_the_apps_own_oserror_propagates_and_is_not_taken_for_a_disconnect
         assert closed.wait(TIMEOUT)
 
 
-async def test_an_unknown_receive_message_raises_from_the_read_and_the_call() -> None:
-    """A3.8: a message that is neither http.request nor http.disconnect is an error."""
+@pytest.mark.parametrize("preread_size", [0, 1024], ids=["read lazily", "pre-read"])
+async def test_an_unknown_receive_message_raises_from_the_read_and_the_call(
+    preread_size: int,
+) -> None:
+    """A3.8: a message that is neither http.request nor http.disconnect is an error.
+
+    Pre-read (A3.6), it raises from the ASGI call before the app is called."""
     seen: list[BaseException] = []
     read_failed = threading.Event()
 
@@ -823,10 +833,12 @@ async def test_an_unknown_receive_message_raises_from_the_read_and_the_call() ->
         return [b"never"]
 
     client = Client(messages=[{"type": "http.mystery"}])
+    bridged = WsgiToAsgi(app, preread_size=preread_size)
     with pytest.raises(RuntimeError, match=r"http\.mystery"):
-        await serve_unchecked(
-            WsgiToAsgi(app), client, method="POST", headers=[(b"content-length", b"3")]
-        )
+        await serve_unchecked(bridged, client, method="POST", headers=[(b"content-length", b"3")])
+    if preread_size:
+        assert seen == [] and client.sent == []
+        return
     # The worker thread may record it just after the ASGI call has ended.
     assert await anyio.to_thread.run_sync(read_failed.wait, TIMEOUT)
     # The read raised the same error (it never looked like EOF).
