@@ -59,8 +59,8 @@ class RequestBodyTimeout(ClientDisconnected):
 
     Raised by `wsgi.input` reads of [`WsgiToAsgi`][bridge.WsgiToAsgi] when a
     client stalls mid-upload, so that a slow or stalled client never holds a
-    worker thread for longer than that. Unless the app catches it, the client
-    gets `408 Request Timeout` (if the response has not started). It is a
+    worker thread for longer than that. The client gets `408 Request
+    Timeout` if the response has not started, whatever the app answers. It is a
     [`ClientDisconnected`][bridge.ClientDisconnected], so an `OSError`.
     """
 

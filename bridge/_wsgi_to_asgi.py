@@ -283,6 +283,7 @@ class _WsgiCall:
     __slots__ = (
         "_input",
         "app",
+        "body_timed_out",
         "called",
         "environ",
         "error_after_response",
@@ -316,6 +317,10 @@ class _WsgiCall:
         # one reported through exc_info before the headers (the app replaced its
         # response) or raised by the iterable's close() after the whole body.
         self.error_after_response: BaseException | None = None
+        # Set by a wsgi.input read that gave up after body_timeout: whatever the
+        # app answers then (Flask turns the read's error into a 500), the client
+        # gets 408 if nothing was sent yet.
+        self.body_timed_out: RequestBodyTimeout | None = None
 
     # -- PEP 3333 callables ------------------------------------------------
     def start_response(
@@ -361,6 +366,8 @@ class _WsgiCall:
 
     # -- helpers -------------------------------------------------------------
     def _start_message(self) -> Message:
+        if self.body_timed_out is not None:
+            raise self.body_timed_out  # run() answers 408 instead of this response
         if not self.called or self.status == 0:
             raise RuntimeError("the WSGI app produced a response without calling start_response()")
         self.headers_sent = True
@@ -654,9 +661,9 @@ class WsgiToAsgi:
         body_timeout: seconds a request body may make no progress. Past it a
             pre-read body gets `408 Request Timeout` without calling the app,
             and a `wsgi.input` read raises
-            [`RequestBodyTimeout`][bridge.RequestBodyTimeout] (408 unless the
-            app catches it), freeing the worker thread (default 60; `None`:
-            wait for ever).
+            [`RequestBodyTimeout`][bridge.RequestBodyTimeout], freeing the
+            worker thread; the client gets 408 if nothing was sent yet,
+            whatever the app answers (default 60; `None`: wait for ever).
 
     Raises:
         ValueError: `workers` or `send_queue_size` is less than 1,
@@ -841,7 +848,7 @@ class WsgiToAsgi:
             reader = RequestBody(_preloaded(data), length)
         else:
             body_channel = Channel(handle, _BODY_READ_AHEAD)
-            fetch = _make_fetch(out, body_channel, timeout)
+            fetch = _make_fetch(out, body_channel, timeout, call)
             if max_body is not None and length is None:
                 fetch = _limited(fetch, body_channel, max_body)
             reader = RequestBody(fetch, length)
@@ -1026,13 +1033,17 @@ def _preloaded(data: bytes) -> Callable[[], bytes]:
 
 
 def _make_fetch(
-    out: Channel[Any], body: Channel[bytes], timeout: float | None = None
+    out: Channel[Any],
+    body: Channel[bytes],
+    timeout: float | None = None,
+    call: _WsgiCall | None = None,
 ) -> Callable[[], bytes]:
     """A ``fetch`` for :class:`RequestBody` that asks the loop side for the body.
 
     Each chunk is waited for at most ``timeout`` seconds (``body_timeout``):
     a client that stalls mid-upload frees this worker thread with
-    :class:`RequestBodyTimeout` instead of holding it.
+    :class:`RequestBodyTimeout` instead of holding it, and ``call`` answers
+    408 whatever the app then does.
     """
     demanded = False
 
@@ -1047,7 +1058,10 @@ def _make_fetch(
             return b""
         except TimeoutError:
             body.close()  # the loop side discards what may still come
-            raise RequestBodyTimeout(f"no request body data for {timeout} s") from None
+            stalled = RequestBodyTimeout(f"no request body data for {timeout} s")
+            if call is not None:
+                call.body_timed_out = stalled
+            raise stalled from None
 
     return fetch
 

@@ -144,7 +144,7 @@ def test_startup_raises_when_the_apps_startup_fails() -> None:
     try:
         # The app's own exception, as its server would show it (Starlette re-raises
         # it after lifespan.startup.failed).
-        with pytest.raises(RuntimeError, match="^the database is down$"):
+        with pytest.raises(RuntimeError, match=r"^the database is down$"):
             adapter.startup()
     finally:
         adapter.close()

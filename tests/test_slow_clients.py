@@ -185,6 +185,34 @@ async def test_a_lazily_read_body_that_stalls_frees_the_worker_with_408() -> Non
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("style", ["list", "write"])
+async def test_a_stalled_body_is_408_whatever_the_app_answers(style: str) -> None:
+    """Flask turns the read's error into a 500 of its own: the client still gets 408,
+    as nothing was sent yet (the app's answer would blame the server for a slow client)."""
+    caught: list[BaseException] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        try:
+            environ["wsgi.input"].read()
+        except OSError as exc:
+            caught.append(exc)
+        write = start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        if style == "write":
+            with pytest.raises(RequestBodyTimeout):
+                write(b"the app's own error page")
+            return []
+        return [b"the app's own error page"]
+
+    bridged = WsgiToAsgi(app, preread_size=0, body_timeout=0.2)
+    upload = GatedUpload(b"never")
+    with anyio.fail_after(TIMEOUT):
+        await bridged(post_scope("/stalled", 5), upload.receive, upload.send)
+    assert len(caught) == 1 and isinstance(caught[0], RequestBodyTimeout)
+    assert upload.sent[0]["status"] == 408
+    assert b"own error page" not in b"".join(m.get("body", b"") for m in upload.sent)
+
+
+@pytest.mark.anyio
 async def test_body_timeout_none_and_bad_values() -> None:
     assert WsgiToAsgi(Recorder(), body_timeout=None).body_timeout is None
     for bad in ({"preread_size": -1}, {"body_timeout": 0}, {"body_timeout": -5.0}):
