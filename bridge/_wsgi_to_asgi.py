@@ -258,8 +258,9 @@ class WorkerPool:
             return
         self._warned_at = now
         logger.warning(
-            "all %d WSGI worker threads are busy: requests are queueing. Long-lived "
-            "responses (server-sent events, slow downloads) each hold a thread; raise "
+            "all %d WSGI worker threads are busy: requests are queueing. Each running "
+            "request holds one: slow work, a large or chunked upload the app is reading, "
+            "a long-lived response (server-sent events, a slow download); raise "
             "WsgiToAsgi(..., workers=N) to serve more at once (docs/wsgi-to-asgi.md)",
             self._size,
         )
@@ -317,10 +318,11 @@ class _WsgiCall:
         # one reported through exc_info before the headers (the app replaced its
         # response) or raised by the iterable's close() after the whole body.
         self.error_after_response: BaseException | None = None
-        # Set by a wsgi.input read that gave up after body_timeout: whatever the
-        # app answers then (Flask turns the read's error into a 500), the client
-        # gets 408 if nothing was sent yet.
-        self.body_timed_out: RequestBodyTimeout | None = None
+        # Filled by a wsgi.input read that gave up after body_timeout (the reason):
+        # whatever the app answers then (Flask turns the read's error into a 500),
+        # the client gets 408 if nothing was sent yet. A list shared with the
+        # read, not a reference to this call, so that no cycle keeps the request.
+        self.body_timed_out: list[str] = []
 
     # -- PEP 3333 callables ------------------------------------------------
     def start_response(
@@ -366,8 +368,8 @@ class _WsgiCall:
 
     # -- helpers -------------------------------------------------------------
     def _start_message(self) -> Message:
-        if self.body_timed_out is not None:
-            raise self.body_timed_out  # run() answers 408 instead of this response
+        if self.body_timed_out:  # run() answers 408 instead of this response
+            raise RequestBodyTimeout(self.body_timed_out[0])
         if not self.called or self.status == 0:
             raise RuntimeError("the WSGI app produced a response without calling start_response()")
         self.headers_sent = True
@@ -848,7 +850,7 @@ class WsgiToAsgi:
             reader = RequestBody(_preloaded(data), length)
         else:
             body_channel = Channel(handle, _BODY_READ_AHEAD)
-            fetch = _make_fetch(out, body_channel, timeout, call)
+            fetch = _make_fetch(out, body_channel, timeout, call.body_timed_out)
             if max_body is not None and length is None:
                 fetch = _limited(fetch, body_channel, max_body)
             reader = RequestBody(fetch, length)
@@ -1036,14 +1038,14 @@ def _make_fetch(
     out: Channel[Any],
     body: Channel[bytes],
     timeout: float | None = None,
-    call: _WsgiCall | None = None,
+    stalled: list[str] | None = None,
 ) -> Callable[[], bytes]:
     """A ``fetch`` for :class:`RequestBody` that asks the loop side for the body.
 
     Each chunk is waited for at most ``timeout`` seconds (``body_timeout``):
     a client that stalls mid-upload frees this worker thread with
-    :class:`RequestBodyTimeout` instead of holding it, and ``call`` answers
-    408 whatever the app then does.
+    :class:`RequestBodyTimeout` instead of holding it; the reason goes into
+    ``stalled``, so that the request answers 408 whatever the app then does.
     """
     demanded = False
 
@@ -1058,10 +1060,10 @@ def _make_fetch(
             return b""
         except TimeoutError:
             body.close()  # the loop side discards what may still come
-            stalled = RequestBodyTimeout(f"no request body data for {timeout} s")
-            if call is not None:
-                call.body_timed_out = stalled
-            raise stalled from None
+            reason = f"no request body data for {timeout} s"
+            if stalled is not None:
+                stalled.append(reason)
+            raise RequestBodyTimeout(reason) from None
 
     return fetch
 
