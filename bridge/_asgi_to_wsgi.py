@@ -241,7 +241,7 @@ class _AsgiCall:
         self.runtime = runtime
         self.scope = scope
         self.environ = environ
-        self.input = _InputReader(environ, length, adapter)
+        self.input = _InputReader(environ, length, adapter) if length != 0 else None
         self.out: Channel[Any] = Channel(runtime.handle, 1)
         # Only a request that has a body needs the thread -> loop body channel.
         self.body: Channel[Any] | None = Channel(runtime.handle, 1) if length != 0 else None
@@ -298,7 +298,7 @@ class _AsgiCall:
                 # Not a done callback: that would cost every request one more
                 # loop iteration.
                 self.runtime.tasks.pop(self.task, None)
-            self.ending.app_done.set()
+            self.ending.app_returned()
             del outcome
 
     def _mark_response_done(self) -> None:
@@ -408,7 +408,7 @@ class _AsgiCall:
             error = RuntimeError("AsgiToWsgi was closed while the ASGI app was still running")
             self.out.put_nowait(("done", error))  # a 500, or the end of a cut stream
         self._end(ClientDisconnected("AsgiToWsgi was closed"))
-        self.ending.app_done.set()  # a close() waiting after the response returns
+        self.ending.app_returned()  # a close() waiting after the response returns
 
     def _end(self, gone: ClientDisconnected) -> None:
         """The response is over for the app: its later sends raise, both channels close."""
@@ -443,9 +443,9 @@ class _AsgiCall:
 
     def _feed_body(self) -> bool:
         """Read one chunk for ``receive()``; True when it crossed ``max_body_size``."""
-        body = self.body
-        assert body is not None  # a demand comes only from a request with a body
-        chunk = self.input.next_chunk()
+        body, reader = self.body, self.input
+        assert body is not None and reader is not None  # demands come only with a body
+        chunk = reader.next_chunk()
         if chunk is _TOO_LARGE:
             body.put_nowait(None)  # the app sees http.disconnect
             return True
@@ -640,20 +640,27 @@ class _InputReader:
 class _CallEnding:
     """When an AsgiToWsgi call may end, and what it hands the host then (B4.5, B4.8).
 
-    The loop side sets ``app_done`` when the app's coroutine returned, after
-    keeping an exception the app raised after its complete response
+    The loop side calls :meth:`app_returned` when the app's coroutine returned,
+    after keeping an exception the app raised after its complete response
     (Starlette's error middleware re-raising after its 500, a failing
     background task) with :meth:`raised_late`. The thread side, in the
-    iterable's ``close()``, waits for ``app_done`` and takes that exception to
-    raise to the host. Exactly one side reports it: ``close()``, or the loop,
-    by logging, once ``close()`` gave up waiting (``wait_time``).
+    iterable's ``close()``, waits for that and takes the exception to raise to
+    the host. Exactly one side reports it: ``close()``, or the loop, by
+    logging, once ``close()`` gave up waiting (``wait_time``).
+
+    Most apps have returned by the time the WSGI thread looks, so the event a
+    waiting thread needs is made only when it must wait: the loop side writes
+    ``returned`` before it reads ``_waiter``, the thread side writes
+    ``_waiter`` before it reads ``returned``, so (each step atomic under the
+    GIL) one of them always sees the other.
     """
 
-    __slots__ = ("_gave_up", "_late", "_loop", "app_done")
+    __slots__ = ("_gave_up", "_late", "_loop", "_waiter", "returned")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self.app_done = threading.Event()
+        self.returned = False
+        self._waiter: threading.Event | None = None
         self._late: list[BaseException] = []
         self._gave_up = False
 
@@ -665,10 +672,16 @@ class _CallEnding:
                 "ASGI app raised after its response, once the WSGI call had ended", exc_info=error
             )
 
+    def app_returned(self) -> None:
+        self.returned = True
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
+
     # -- thread side
     def returned_cleanly(self) -> bool:
         """The app has returned, with nothing left to raise: close() need not wait."""
-        return self.app_done.is_set() and not self._late
+        return self.returned and not self._late
 
     def take_late_error(self) -> BaseException | None:
         try:
@@ -688,13 +701,17 @@ class _CallEnding:
         a stopped loop will never finish the app, and the worker must not wait
         for ever on it.
         """
-        app_done = self.app_done
+        if self.returned:
+            return True
+        waiter = self._waiter = threading.Event()
+        if self.returned:
+            return True
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             step = _LOOP_CHECK_INTERVAL
             if deadline is not None:
                 step = min(step, max(deadline - time.monotonic(), 0.0))
-            if app_done.wait(step):
+            if waiter.wait(step):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False

@@ -178,7 +178,7 @@ _Job = tuple[Callable[..., object], tuple[object, ...]] | None
 SATURATION_WARNING_PERIOD = 60.0
 
 
-def _work(jobs: queue.SimpleQueue[_Job], busy: _BusyCount) -> None:
+def _work(jobs: queue.SimpleQueue[_Job], busy: list[None]) -> None:
     """A worker thread: run jobs until the ``None`` that says the pool is gone."""
     get = jobs.get
     while True:
@@ -186,28 +186,28 @@ def _work(jobs: queue.SimpleQueue[_Job], busy: _BusyCount) -> None:
         if job is None:
             return
         func, args = job
-        busy.add(1)
+        busy.append(None)
         try:
             func(*args)
         except BaseException:  # pragma: no cover - _WsgiCall.run reports through channels
             logger.exception("unexpected error in a bridge worker thread")
         finally:
-            busy.add(-1)
+            busy.pop()
         del job, func, args
 
 
-class _BusyCount:
-    """How many of a pool's threads run a job: exact, under a lock of its own."""
+class _BusyCount(list[None]):
+    """How many of a pool's threads run a job: one item each, ``len()`` the count.
 
-    __slots__ = ("_lock", "value")
+    ``append`` and ``pop`` are each atomic under the GIL, so the count is exact
+    without a lock on the hot path (``+= 1`` from two threads can lose one).
+    """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
+    __slots__ = ()
 
-    def add(self, n: int) -> None:
-        with self._lock:
-            self.value += n
+    @property
+    def value(self) -> int:
+        return len(self)
 
 
 def _stop_workers(jobs: queue.SimpleQueue[_Job], threads: list[threading.Thread]) -> None:
@@ -864,7 +864,8 @@ class WsgiToAsgi:
                 # The whole response in one batch: the no-task fast path.
                 for message in item:
                     await send(message)
-                _raise_error_after_response(call)
+                if call.error_after_response is not None:
+                    _raise_error_after_response(call)
                 return
             # Raised outside the task group, so the server sees the app's own
             # exception rather than an ExceptionGroup around it.
