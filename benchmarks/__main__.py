@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -51,27 +50,6 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def _versions() -> dict[str, str]:
-    names = [
-        "wsgi-asgi-bridge",
-        "a2wsgi",
-        "asgiref",
-        "uvicorn",
-        "starlette",
-        "flask",
-        "gunicorn",
-        "waitress",
-        "uvloop",
-    ]
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 def _stream(
@@ -230,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": _versions(),
+        "versions": report.installed_versions(
+            "wsgi-asgi-bridge", "a2wsgi", "asgiref", "uvicorn", "starlette", "flask",
+            "gunicorn", "waitress", "uvloop",
+        ),
         "rounds": rounds,
         "requests": requests,
         "seconds_per_measurement": seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,17 @@ TARGET_E2E = (
     ("Starlette on waitress", "plain WSGI", 0.6),
 )
 
+
+
+def installed_versions(*names: str) -> dict[str, str]:
+    """The installed version of each named distribution, for a result's header."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
 
 def _label(key: str) -> str:
     direction, _, rest = key.partition(" ")

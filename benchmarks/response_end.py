@@ -51,9 +51,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from benchmarks.report import installed_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "benchmarks.response_end:app"
@@ -561,16 +562,6 @@ def problems(results: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in ("wsgi-asgi-bridge", "starlette", "gunicorn", "waitress", "werkzeug", "uwsgi"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.response_end", description=__doc__.split("\n\n")[0]
@@ -597,7 +588,9 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.date.today().isoformat(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": _versions(),
+        "versions": installed_versions(
+            "wsgi-asgi-bridge", "starlette", "gunicorn", "waitress", "werkzeug", "uwsgi"
+        ),
         "bg": args.bg,
         "command": " ".join(["python -m benchmarks.response_end", *(argv or sys.argv[1:])]),
     }

@@ -62,11 +62,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
+from benchmarks.report import installed_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "benchmarks.slow_clients"
@@ -633,18 +633,6 @@ def problems(results: list[dict[str, Any]], options: Options) -> list[str]:
     return found
 
 
-def _versions() -> dict[str, str]:
-    found = {}
-    names = ("wsgi-asgi-bridge", "a2wsgi", "flask", "uvicorn", "uvloop", "httptools", "h11",
-             "waitress", "gunicorn")  # fmt: skip
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def _raise_fd_limit(needed: int) -> tuple[int, int]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
@@ -710,7 +698,10 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "versions": _versions(),
+        "versions": installed_versions(
+            "wsgi-asgi-bridge", "a2wsgi", "flask", "uvicorn", "uvloop", "httptools", "h11",
+            "waitress", "gunicorn",
+        ),
         "options": options.__dict__,
         "fd_limit": list(fd_limit),
         "goal": {"within_share": GOAL_SHARE, "p99_s": GOAL_P99},
