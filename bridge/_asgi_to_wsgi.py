@@ -143,13 +143,18 @@ class _Runtime:
         loop.call_soon(ready.set)
         loop.run_forever()
 
-    def startup(self, timeout: float) -> None:
+    def startup(self, timeout: float, *, raised_to_caller: bool) -> None:
+        """Run lifespan startup. ``raised_to_caller``: ``AsgiToWsgi.startup()`` will
+        raise what the app's lifespan raised; otherwise (the first request) nobody
+        would see its traceback but in this log."""
         future = asyncio.run_coroutine_threadsafe(self.lifespan.startup(), self.loop)
         try:
             future.result(timeout)
         except LifespanFailed as exc:
             self.startup_error = str(exc) or "lifespan startup failed"
             self.startup_exception = exc.__cause__
+            if exc.__cause__ is not None and not raised_to_caller:
+                logger.error("ASGI lifespan startup raised", exc_info=exc.__cause__)
         except FutureTimeout:
             future.cancel()
             self.startup_error = f"lifespan startup did not finish within {timeout} s"
@@ -408,6 +413,7 @@ class _AsgiCall:
             error = RuntimeError("AsgiToWsgi was closed while the ASGI app was still running")
             self.out.put_nowait(("done", error))  # a 500, or the end of a cut stream
         self._end(ClientDisconnected("AsgiToWsgi was closed"))
+        self._stop_waiting()  # what the abandoned app raises later is logged
         self.ending.app_returned()  # a close() waiting after the response returns
 
     def _end(self, gone: ClientDisconnected) -> None:
@@ -491,16 +497,28 @@ class _AsgiCall:
         return _plain(start_response, "500 Internal Server Error", _ERROR_BODY)
 
     def _file_response(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
-        try:
+        request_thread = threading.get_ident()
+
+        def file_closed() -> None:
             # Closing the file ends the WSGI call as closing any response does:
-            # it waits for the app and raises what the app raised after it (B4.8).
-            file = _ResponseFile(path, lambda: self.close_from_server(True))
+            # it waits for the app and raises what the app raised after it
+            # (B4.8). Only on the request's own thread: a host that closes the
+            # file elsewhere (an I/O thread, a finaliser) must not be blocked.
+            if threading.get_ident() == request_thread:
+                self.close_from_server(True)
+            else:
+                self._stop_waiting()
+
+        try:
+            file = _ResponseFile(path, file_closed)
         except OSError as exc:
             if self.adapter.raise_exceptions:
                 raise
             return self._report_to_host(start_response, exc)
         start_response(status_line(self.status), self.headers)
-        wrapper = self.environ.get("wsgi.file_wrapper")
+        # waitress closes a file wrapper on its I/O thread, once sent, and never
+        # sendfiles it: blocks keep the call's end on the request's thread.
+        wrapper = None if self._on_waitress() else self.environ.get("wsgi.file_wrapper")
         if wrapper is not None:
             return wrapper(file, self.adapter.chunk_size)  # type: ignore[no-any-return]
         return _FileBlocks(file, self.adapter.chunk_size)
@@ -571,14 +589,27 @@ class _AsgiCall:
         finally:
             del error  # no cycle through this frame
 
+    def _stop_waiting(self) -> None:
+        """The response ended where the call cannot wait: the app runs on, unwaited.
+
+        An exception it raised already, or raises later, is logged (by the loop).
+        """
+        error = self.ending.give_up()
+        if error is not None:
+            logger.error("ASGI app raised after its response", exc_info=error)
+
+    def _on_waitress(self) -> bool:
+        environ = self.environ
+        return (
+            "waitress.client_disconnected" in environ
+            or environ.get("SERVER_SOFTWARE") == "waitress"
+        )
+
     def _host_drops_the_end_if_close_raises(self) -> bool:
         """waitress writes a chunked response's last chunk after close(), and not at all
         when close() raises: the client would never see the response end
         (docs/compatibility.md). Every other tested host finishes the response first."""
-        environ = self.environ
-        if "waitress.client_disconnected" not in environ and (
-            environ.get("SERVER_SOFTWARE") != "waitress"
-        ):
+        if not self._on_waitress():
             return False
         return not any(name.lower() == "content-length" for name, _ in self.headers)
 
@@ -942,7 +973,7 @@ class AsgiToWsgi:
             self._lock_pid = pid
         return self._lock
 
-    def _get_runtime(self) -> _Runtime:
+    def _get_runtime(self, *, eager: bool = False) -> _Runtime:
         runtime = self._runtime
         pid = os.getpid()
         if runtime is not None and runtime.pid == pid:
@@ -953,7 +984,7 @@ class AsgiToWsgi:
                 if self._closed:
                     raise RuntimeError("this AsgiToWsgi was closed")
                 runtime = _Runtime(self.app, self.lifespan, self.loop)
-                runtime.startup(self.startup_timeout)
+                runtime.startup(self.startup_timeout, raised_to_caller=eager)
                 self._runtime = runtime
             return runtime
 
@@ -1012,7 +1043,7 @@ class AsgiToWsgi:
                 or no answer within `startup_timeout`), or the adapter was
                 closed.
         """
-        runtime = self._get_runtime()
+        runtime = self._get_runtime(eager=True)
         if runtime.startup_exception is not None:
             raise runtime.startup_exception  # the app's own, as its server would show it
         if runtime.startup_error is not None:

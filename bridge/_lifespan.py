@@ -219,6 +219,12 @@ class Lifespan:
         """
         if not self.supported or self._phase != "started":
             return
+        if self.task is not None and self.task.done():
+            # The app's lifespan already returned (answered startup, then ended):
+            # nobody would answer lifespan.shutdown. An ASGI server counts that
+            # as done too.
+            self._phase = "stopped"
+            return
         assert self._queue is not None
         self._shutdown = asyncio.get_running_loop().create_future()
         self._phase = "stopping"

@@ -284,6 +284,7 @@ class _WsgiCall:
     __slots__ = (
         "_input",
         "app",
+        "asgi_ended",
         "body_timed_out",
         "called",
         "environ",
@@ -318,6 +319,7 @@ class _WsgiCall:
         # one reported through exc_info before the headers (the app replaced its
         # response) or raised by the iterable's close() after the whole body.
         self.error_after_response: BaseException | None = None
+        self.asgi_ended = False  # the ASGI call has finished: it raises nothing more
         # Filled by a wsgi.input read that gave up after body_timeout (the reason):
         # whatever the app answers then (Flask turns the read's error into a 500),
         # the client gets 408 if nothing was sent yet. A list shared with the
@@ -472,6 +474,24 @@ class _WsgiCall:
                 out.put_many((final,))
             except BaseException:
                 pass
+        if self.asgi_ended:  # the ASGI call is over: it will not raise what the app reported
+            self.log_unraised_error()
+
+    def log_unraised_error(self) -> None:
+        """Log ``error_after_response`` if no ASGI call will raise it, and let it go.
+
+        The client left first, or the app failed on. Both sides call this once
+        their end is certain: the loop after setting ``asgi_ended``, the worker
+        after storing the error and seeing ``asgi_ended`` set, so one of them
+        always finds an error the other stored (rarely both, which logs it
+        twice; never neither). ``out`` being closed says nothing here: a client
+        disconnect after the whole body closes it while the ASGI call still
+        raises. Letting the error go frees the app's frames its traceback holds.
+        """
+        leftover = self.error_after_response
+        if leftover is not None:
+            self.error_after_response = None
+            logger.error("WSGI app reported an error (exc_info or close())", exc_info=leftover)
 
     def _report(self, error: BaseException) -> None:
         """Hand ``error`` to the loop side; a closed channel just refuses it."""
@@ -690,8 +710,11 @@ class WsgiToAsgi:
             raise ValueError("workers must be at least 1")
         if preread_size < 0:
             raise ValueError("preread_size must be 0 or more")
-        if body_timeout is not None and not body_timeout > 0:
-            raise ValueError("body_timeout must be a positive number of seconds, or None")
+        if body_timeout is not None and not 0 < body_timeout <= threading.TIMEOUT_MAX:
+            raise ValueError(
+                f"body_timeout must be a positive number of seconds up to "
+                f"{threading.TIMEOUT_MAX:.0f}, or None"
+            )
         if send_queue_size < 1:
             raise ValueError("send_queue_size must be at least 1")
         check_limits(
@@ -902,6 +925,8 @@ class WsgiToAsgi:
             out.close(gone)
             if body_channel is not None:
                 body_channel.close(gone)
+            call.asgi_ended = True
+            call.log_unraised_error()
         if app_error is not None:
             try:
                 raise app_error
@@ -1060,8 +1085,10 @@ def _make_fetch(
         except ChannelClosed:
             return b""
         except TimeoutError:
-            body.close()  # the loop side discards what may still come
             reason = f"no request body data for {timeout} s"
+            # Later reads raise too (a cut upload never looks complete); the
+            # loop side discards what may still come.
+            body.close(RequestBodyTimeout(reason))
             if stalled is not None:
                 stalled.append(reason)
             raise RequestBodyTimeout(reason) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -1409,3 +1410,76 @@ def test_instance_built_before_fork_serves_in_the_child(
     again = call_wsgi(adapter)
     assert again.body == b"pid=%d startups=1" % os.getpid()
     assert startups == [os.getpid()]
+
+
+class ClosingElsewhereFileWrapper(SentinelFileWrapper):
+    """A ``wsgi.file_wrapper`` whose host closes it on another thread (waitress's I/O
+    thread does, once the file is sent)."""
+
+    def close(self) -> None:
+        closer = threading.Thread(target=super().close)
+        closer.start()
+        closer.join(TIMEOUT)
+        assert not closer.is_alive(), "closing the file blocked the host's other thread"
+
+
+def test_a_file_closed_on_another_thread_never_waits_for_the_app(
+    make_adapter: Callable[..., AsgiToWsgi],
+    data_file: tuple[Path, bytes],
+) -> None:
+    """Found in review: waitress closes a file wrapper on its single I/O thread, which
+    waited there for the app's background work, stalling every connection. Only the
+    request's own thread waits; elsewhere the app runs on, and what it raises later
+    is logged once."""
+    path, data = data_file
+    release = threading.Event()
+    finished = threading.Event()
+
+    async def http(scope: Scope, receive: Any, send: Any) -> None:
+        await send(START)
+        await send({"type": "http.response.pathsend", "path": str(path)})
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, TIMEOUT)
+            raise LookupError("background failed")
+        finally:
+            finished.set()
+
+    logged = threading.Event()
+    errors: list[object] = []
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info:
+                errors.append(record.exc_info[0])
+                logged.set()
+
+    watch = Watch(logging.ERROR)
+    logging.getLogger("bridge").addHandler(watch)
+    try:
+        result = call_wsgi(
+            make_adapter(http_only(http)),
+            environ_overrides={"wsgi.file_wrapper": ClosingElsewhereFileWrapper},
+            validate=False,
+        )
+        assert result.body == data and not finished.is_set()  # closed without waiting
+        release.set()
+        assert logged.wait(TIMEOUT)  # the loop logs it once the app raised
+        assert finished.wait(TIMEOUT)
+    finally:
+        logging.getLogger("bridge").removeHandler(watch)
+    assert errors == [LookupError]
+
+
+def test_on_waitress_a_file_is_sent_in_blocks_not_through_its_file_wrapper(
+    make_adapter: Callable[..., AsgiToWsgi], data_file: tuple[Path, bytes]
+) -> None:
+    """waitress never sendfiles its wrapper and closes it on its I/O thread: blocks keep
+    the end of the call (the wait for the app) on the request's thread."""
+    path, data = data_file
+    SentinelFileWrapper.instances.clear()
+    result = call_wsgi(
+        make_adapter(_pathsend_app(str(path))),
+        environ_overrides={"wsgi.file_wrapper": SentinelFileWrapper, "SERVER_SOFTWARE": "waitress"},
+        validate=False,
+    )
+    assert result.body == data and SentinelFileWrapper.instances == []

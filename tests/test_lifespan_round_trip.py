@@ -10,6 +10,8 @@ WSGI servers' per-worker callbacks.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -148,3 +150,60 @@ def test_startup_raises_when_the_apps_startup_fails() -> None:
             adapter.startup()
     finally:
         adapter.close()
+
+
+def test_shutdown_is_at_once_when_the_apps_lifespan_already_returned() -> None:
+    """An app that answers startup and then returns its lifespan call will never answer
+    lifespan.shutdown; an ASGI server counts it as done, and so does shutdown(), at once
+    rather than after shutdown_timeout (found in review: uvicorn took 30 s to stop
+    serving WsgiToAsgi(AsgiToWsgi(app)))."""
+    served: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            return  # and never listens again
+        served.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    adapter = AsgiToWsgi(app, shutdown_timeout=60)
+    adapter.startup()
+    assert call_wsgi(adapter).status == "204 No Content" and served == ["/"]
+    finished = threading.Event()
+    stopper = threading.Thread(target=lambda: (adapter.close(), finished.set()), daemon=True)
+    stopper.start()
+    assert finished.wait(10)  # far below shutdown_timeout
+
+
+def test_a_lazy_startup_failure_logs_the_apps_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """Started by the first request (no startup() hook), a lifespan that raises with
+    lifespan.startup.failed has its traceback in the log: nobody else will show it.
+    Started by startup(), it is raised to the caller instead, and not logged twice."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "short"})
+        raise ValueError("the real reason")
+
+    lazy = AsgiToWsgi(app)
+    try:
+        with caplog.at_level(logging.ERROR, logger="bridge"):
+            assert call_wsgi(lazy).status == "500 Internal Server Error"
+        traced = [r for r in caplog.records if r.exc_info and r.exc_info[0] is ValueError]
+        assert len(traced) == 1 and "the real reason" in str(traced[0].exc_info[1])
+    finally:
+        lazy.close()
+    caplog.clear()
+    eager = AsgiToWsgi(app)
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="bridge"),
+            pytest.raises(ValueError, match="the real reason"),
+        ):
+            eager.startup()
+        assert not [r for r in caplog.records if r.exc_info and r.exc_info[0] is ValueError]
+    finally:
+        eager.close()

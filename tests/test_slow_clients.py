@@ -213,9 +213,38 @@ async def test_a_stalled_body_is_408_whatever_the_app_answers(style: str) -> Non
 
 
 @pytest.mark.anyio
+async def test_after_a_body_timeout_every_read_raises_again() -> None:
+    """A cut upload never looks complete: the read after the timeout raises too."""
+    reads: list[object] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        for _ in range(2):
+            try:
+                reads.append(environ["wsgi.input"].read())
+            except OSError as exc:
+                reads.append(type(exc))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    bridged = WsgiToAsgi(app, preread_size=0, body_timeout=0.2)
+    upload = GatedUpload(b"never")
+    with anyio.fail_after(TIMEOUT):
+        await bridged(post_scope("/stalled", 100), upload.receive, upload.send)
+    assert reads == [RequestBodyTimeout, RequestBodyTimeout]
+    assert upload.sent[0]["status"] == 408
+
+
+@pytest.mark.anyio
 async def test_body_timeout_none_and_bad_values() -> None:
     assert WsgiToAsgi(Recorder(), body_timeout=None).body_timeout is None
-    for bad in ({"preread_size": -1}, {"body_timeout": 0}, {"body_timeout": -5.0}):
+    bad_values: list[dict[str, float]] = [
+        {"preread_size": -1},
+        {"body_timeout": 0},
+        {"body_timeout": -5.0},
+        {"body_timeout": float("inf")},  # past threading.TIMEOUT_MAX: every read would fail
+        {"body_timeout": 1e10},
+    ]
+    for bad in bad_values:
         with pytest.raises(ValueError, match=r"preread_size|body_timeout"):
             WsgiToAsgi(Recorder(), **bad)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import io
+import logging
 import sys
 import threading
 import weakref
@@ -845,3 +846,42 @@ async def test_an_unknown_receive_message_raises_from_the_read_and_the_call(
     assert len(seen) == 1 and isinstance(seen[0], RuntimeError)
     assert "http.mystery" in str(seen[0])
     assert client.sent == []
+
+
+async def test_an_exc_info_error_is_logged_when_the_client_leaves_first() -> None:
+    """Found in review: the app replaced its response through exc_info, then the client
+    left mid-stream. The ASGI call cannot raise the error any more (the client is gone
+    and the call ends quietly, A6.5); it is logged once instead, and let go."""
+    logged: list[type[BaseException]] = []
+    seen = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info and record.exc_info[0] is not None:
+                logged.append(record.exc_info[0])
+                seen.set()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", ok_headers())
+        try:
+            raise Boom("replaced")
+        except Boom:
+            start_response("500 Internal Server Error", ok_headers(), sys.exc_info())
+        yield b"error page, part 1"
+        yield b"part 2"
+        yield b"part 3"
+
+    async def leave_on_the_second_body(message: dict[str, Any]) -> None:
+        if message.get("body") == b"part 2":
+            raise ClientDisconnected("the client left")
+
+    watch = Watch(logging.ERROR)
+    logging.getLogger("bridge").addHandler(watch)
+    try:
+        client = Client(send_hook=leave_on_the_second_body)
+        await serve(WsgiToAsgi(app), client)  # returns: the client is gone
+        assert await anyio.to_thread.run_sync(seen.wait, TIMEOUT)
+    finally:
+        logging.getLogger("bridge").removeHandler(watch)
+    assert logged == [Boom]
+    assert client.status == 500 and not client.complete
