@@ -575,6 +575,24 @@ async def _send_plain(send: Send, status: int, text: str) -> None:
         await send(message)
 
 
+def _request_chunk(message: Message) -> bytes | None:
+    """The body of an ``http.request`` message; None for ``http.disconnect``.
+
+    Any other message type raises ``RuntimeError`` (A3.8), a body that is not
+    bytes ``TypeError``: the two readers of the request body (the pre-read and
+    :func:`_receive_loop`) refuse the same messages with the same errors.
+    """
+    kind = message["type"]
+    if kind == "http.disconnect":
+        return None
+    if kind != "http.request":
+        raise RuntimeError(f"unexpected ASGI receive() message type {kind!r}")
+    chunk = message.get("body", b"")
+    if type(chunk) is not bytes:
+        raise TypeError(f"http.request 'body' must be bytes, got {type(chunk).__name__}")
+    return chunk
+
+
 async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Channel[Any]) -> None:
     """Feed the request body to ``wsgi.input``, then watch for ``http.disconnect``.
 
@@ -595,23 +613,18 @@ async def _receive_loop(receive: Receive, body: Channel[bytes] | None, out: Chan
                 )
             out.close(error)
             return
-        if kind != "http.request":
+        if complete and kind == "http.request":
+            continue  # discard: the body ended, or the app stopped reading
+        try:
+            chunk = _request_chunk(message)
+        except (RuntimeError, TypeError) as bad:
             # Reported through the channels: the worker's read and the pump's
             # next get raise it, so it surfaces from the ASGI call itself.
-            err = RuntimeError(f"unexpected ASGI receive() message type {kind!r}")
             if body is not None:
-                body.close(err)
-            out.close(err)
-            return
-        if complete:
-            continue  # discard: the body ended, or the app stopped reading
-        assert body is not None
-        chunk = message.get("body", b"")
-        if type(chunk) is not bytes:
-            bad = TypeError(f"http.request 'body' must be bytes, got {type(chunk).__name__}")
-            body.close(bad)
+                body.close(bad)
             out.close(bad)
             return
+        assert body is not None and chunk is not None
         if chunk:
             try:
                 await body.aput(chunk)
@@ -1022,9 +1035,8 @@ async def _preread_body(receive: Receive, length: int, timeout: float | None) ->
     """Receive a declared body of ``length`` bytes (at most ``preread_size``) on the loop.
 
     None when the client disconnected first. Raises :class:`RequestBodyTimeout`
-    when no body message came for ``timeout`` seconds, and the errors that
-    :func:`_receive_loop` reports for a message of the wrong type or shape
-    (A3.8), raised here so that they leave the ASGI call.
+    when no body message came for ``timeout`` seconds, and the errors of
+    :func:`_request_chunk` (A3.8), here straight out of the ASGI call.
     """
     parts: list[bytes] = []
     received = 0
@@ -1033,14 +1045,9 @@ async def _preread_body(receive: Receive, length: int, timeout: float | None) ->
             message = await receive()
         if waiting.cancelled_caught:
             raise RequestBodyTimeout(f"no request body data for {timeout} s")
-        kind = message["type"]
-        if kind == "http.disconnect":
+        chunk = _request_chunk(message)
+        if chunk is None:
             return None
-        if kind != "http.request":
-            raise RuntimeError(f"unexpected ASGI receive() message type {kind!r}")
-        chunk = message.get("body", b"")
-        if type(chunk) is not bytes:
-            raise TypeError(f"http.request 'body' must be bytes, got {type(chunk).__name__}")
         if chunk:
             parts.append(chunk)
             received += len(chunk)
