@@ -196,20 +196,6 @@ def _work(jobs: queue.SimpleQueue[_Job], busy: list[None]) -> None:
         del job, func, args
 
 
-class _BusyCount(list[None]):
-    """How many of a pool's threads run a job: one item each, ``len()`` the count.
-
-    ``append`` and ``pop`` are each atomic under the GIL, so the count is exact
-    without a lock on the hot path (``+= 1`` from two threads can lose one).
-    """
-
-    __slots__ = ()
-
-    @property
-    def value(self) -> int:
-        return len(self)
-
-
 def _stop_workers(jobs: queue.SimpleQueue[_Job], threads: list[threading.Thread]) -> None:
     for _ in threads:
         jobs.put(None)
@@ -232,11 +218,14 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_workers, self._jobs, self._threads)
-        self.busy = _BusyCount()
+        # One item per thread running a job: list append/pop are each atomic under
+        # the GIL, so len() is exact without a lock on the hot path (a ``+= 1``
+        # from two threads can lose one).
+        self.busy: list[None] = []
         self._warned_at: float | None = None
 
     def submit(self, func: Callable[..., object], *args: object) -> None:
-        if self.busy.value >= self._size:
+        if len(self.busy) >= self._size:
             self._warn_saturated()
         self._jobs.put((func, args))
         if len(self._threads) < self._size:
@@ -808,20 +797,12 @@ class WsgiToAsgi:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 if inner is not None:
-                    try:
-                        await anyio.to_thread.run_sync(inner.startup)
-                    except Exception as exc:
-                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                        raise  # as Starlette does: test clients raise it, servers log it
+                    await _forward_lifespan(inner.startup, send, "lifespan.startup.failed")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain_workers()
                 if inner is not None:
-                    try:
-                        await anyio.to_thread.run_sync(inner.shutdown)
-                    except Exception as exc:
-                        await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
-                        raise  # the app's own exception, as the app alone raises it
+                    await _forward_lifespan(inner.shutdown, send, "lifespan.shutdown.failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -945,6 +926,19 @@ class WsgiToAsgi:
                 raise app_error
             finally:
                 del app_error  # no cycle through this frame
+
+
+async def _forward_lifespan(step: Callable[[], None], send: Send, failed: str) -> None:
+    """Run a wrapped AsgiToWsgi's ``startup``/``shutdown`` off the loop.
+
+    If it raises (the app's own exception), send ``failed`` with its message and
+    raise it, as Starlette does: test clients raise it, servers log it.
+    """
+    try:
+        await anyio.to_thread.run_sync(step)
+    except Exception as exc:
+        await send({"type": failed, "message": str(exc)})
+        raise
 
 
 def _raise_error_after_response(call: _WsgiCall) -> None:
