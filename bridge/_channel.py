@@ -25,6 +25,13 @@ Costs are what the bridges are measured by, so the rules are:
   loop's ``call_soon_threadsafe`` (trio: ``run_sync_soon``);
 * ``put_many`` hands several items over with one wake-up.
 
+A channel may also be bounded in bytes (``max_bytes``): a ``put`` with a
+``size`` then waits until the bytes queued plus its own fit, or nothing is
+queued (an item larger than the bound still goes, alone). A consumer's take
+frees an item's bytes. This is how a response's run-ahead stays within a byte
+budget whatever its chunk sizes; a ``put`` with a ``timeout`` lets a producer
+give up waiting and do something else (``TimeoutError``, nothing queued).
+
 ``close(exc)`` ends the channel from either side: items already queued are
 still delivered to the consumer, then every wait (present or future) raises
 ``exc``; a producer's next put raises at once. This is how a disconnect, a
@@ -133,23 +140,33 @@ class Channel(Generic[T]):
     __slots__ = (
         "_a_consumer",
         "_a_producer",
+        "_bytes",
         "_error",
         "_handle",
         "_items",
         "_lock",
+        "_sizes",
         "_t_consumer",
         "_t_producer",
         "_unfinished",
         "capacity",
+        "max_bytes",
         "peak",
+        "peak_bytes",
     )
 
-    def __init__(self, handle: LoopHandle, capacity: int = 1) -> None:
+    def __init__(self, handle: LoopHandle, capacity: int = 1, max_bytes: int | None = None) -> None:
         if capacity < 1:
             raise ValueError("channel capacity must be at least 1")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("channel max_bytes must be at least 1")
         self._handle = handle
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._items: deque[T] = deque()
+        # With a byte bound, each queued item's size, in the items' order.
+        self._sizes: deque[int] | None = deque() if max_bytes is not None else None
+        self._bytes = 0
         self._lock = threading.Lock()
         self._unfinished = 0
         self._error: BaseException | None = None
@@ -158,8 +175,9 @@ class Channel(Generic[T]):
         self._t_producer: threading.Lock | None = None
         self._a_consumer: _AsyncioWaiter | _TrioWaiter | None = None
         self._a_producer: _AsyncioWaiter | _TrioWaiter | None = None
-        #: The most items ever queued at once (tests check the bound holds).
+        #: The most items (and bytes) ever queued at once (tests check the bounds hold).
         self.peak = 0
+        self.peak_bytes = 0
 
     # -- shared internals -------------------------------------------------
     def _wake_consumer_locked(self) -> Callable[[], None] | None:
@@ -193,6 +211,27 @@ class Channel(Generic[T]):
             elif not producer and self._t_consumer is waiter:
                 self._t_consumer = None
         raise TimeoutError(f"timed out waiting for {what}")
+
+    def _has_room_locked(self, size: int) -> bool:
+        if len(self._items) >= self.capacity:
+            return False
+        max_bytes = self.max_bytes
+        return max_bytes is None or not self._items or self._bytes + size <= max_bytes
+
+    def _append_locked(self, item: T, size: int, *, bounded: bool = True) -> None:
+        self._items.append(item)
+        self._unfinished += 1
+        if bounded:  # control items (put_nowait) ignore the bound and the peak
+            self.peak = max(self.peak, len(self._items))
+        if self._sizes is not None:
+            self._sizes.append(size)
+            self._bytes += size
+            self.peak_bytes = max(self.peak_bytes, self._bytes)
+
+    def _popleft_locked(self) -> T:
+        if self._sizes is not None:
+            self._bytes -= self._sizes.popleft()
+        return self._items.popleft()
 
     def _raise_closed(self) -> None:
         error = self._error
@@ -229,20 +268,22 @@ class Channel(Generic[T]):
                 wake()
 
     # -- producer, blocking -----------------------------------------------
-    def put(self, item: T, timeout: float | None = None) -> None:
-        self.put_many((item,), timeout)
+    def put(self, item: T, timeout: float | None = None, size: int = 0) -> None:
+        """Queue ``item`` of ``size`` bytes, blocking while there is no room.
 
-    def put_many(self, items: Iterable[T], timeout: float | None = None) -> None:
+        Raises ``TimeoutError`` (with nothing queued) after ``timeout`` seconds.
+        """
+        self.put_many((item,), timeout, size)
+
+    def put_many(self, items: Iterable[T], timeout: float | None = None, size: int = 0) -> None:
         """Queue items (blocking while the channel is full), waking the consumer once."""
         for item in items:
             while True:
                 with self._lock:
                     if self._error is not None:
                         self._raise_closed()
-                    if len(self._items) < self.capacity:
-                        self._items.append(item)
-                        self._unfinished += 1
-                        self.peak = max(self.peak, len(self._items))
+                    if self._has_room_locked(size):
+                        self._append_locked(item, size)
                         break
                     wake = self._wake_consumer_locked()
                     waiter = self._t_producer = threading.Lock()
@@ -254,6 +295,25 @@ class Channel(Generic[T]):
             wake = self._wake_consumer_locked()
         if wake is not None:
             wake()
+
+    def wait_for_room(self, timeout: float | None = None) -> None:
+        """Block until there is room for one more item (of at least one byte).
+
+        A producer that checks before it makes its next item holds nothing
+        while it waits, and may give up (``TimeoutError``) with nothing in hand.
+        """
+        while True:
+            with self._lock:
+                if self._error is not None:
+                    self._raise_closed()
+                if self._has_room_locked(1):
+                    return
+                wake = self._wake_consumer_locked()
+                waiter = self._t_producer = threading.Lock()
+                waiter.acquire()
+            if wake is not None:
+                wake()
+            self._block(waiter, timeout, producer=True, what="room in the channel")
 
     def join(self, timeout: float | None = None) -> None:
         """Block until every queued item was acknowledged with ``task_done``."""
@@ -280,7 +340,7 @@ class Channel(Generic[T]):
         while True:
             with self._lock:
                 if self._items:
-                    item = self._items.popleft()
+                    item = self._popleft_locked()
                     if acknowledge:
                         self._unfinished -= 1
                     # Wake a producer only for what it can wait on: room (put)
@@ -288,7 +348,9 @@ class Channel(Generic[T]):
                     # would answer by waiting again costs a loop round trip.
                     wake = (
                         self._wake_producer_locked()
-                        if self._unfinished == 0 or len(self._items) < self.capacity
+                        if self._unfinished == 0
+                        or len(self._items) < self.capacity
+                        or self._sizes is not None
                         else None
                     )
                     break
@@ -315,7 +377,7 @@ class Channel(Generic[T]):
                 if self._error is not None:
                     self._raise_closed()
                 return None
-            item = self._items.popleft()
+            item = self._popleft_locked()
             wake = self._wake_producer_locked()
         if wake is not None:
             wake()
@@ -331,8 +393,7 @@ class Channel(Generic[T]):
         with self._lock:
             if self._error is not None:
                 self._raise_closed()
-            self._items.append(item)
-            self._unfinished += 1
+            self._append_locked(item, 0, bounded=False)
             # A consumer waits only on an empty channel: this item is the one
             # it gets.
             wake = self._wake_consumer_locked()
@@ -347,9 +408,7 @@ class Channel(Generic[T]):
                 if self._error is not None:
                     self._raise_closed()
                 if len(self._items) < self.capacity:
-                    self._items.append(item)
-                    self._unfinished += 1
-                    self.peak = max(self.peak, len(self._items))
+                    self._append_locked(item, 0)
                     wake = self._wake_consumer_locked()
                     break
                 waiter = self._a_producer = self._handle.new_waiter()
@@ -373,7 +432,7 @@ class Channel(Generic[T]):
         while True:
             with self._lock:
                 if self._items:
-                    item = self._items.popleft()
+                    item = self._popleft_locked()
                     wake = self._wake_producer_locked()
                     break
                 if self._error is not None:

@@ -8,11 +8,12 @@ with the pure :func:`~bridge._environ.build_environ`, hands a
 only moves messages. Two :class:`~bridge._channel.Channel` objects join the
 sides:
 
-``out`` (thread -> loop, bounded by ``send_queue_size``)
+``out`` (thread -> loop, bounded by ``send_queue_size`` chunks and
+``response_buffer_size`` bytes)
     Batches of ASGI messages to ``send`` in order, a ``_DEMAND`` marker that
-    asks for the request body, or a ``_Failure`` carrying the app's exception.
-    The loop side acknowledges every item after its ``send`` completed, which
-    is what ``write()`` waits for.
+    asks for the request body, a ``_PARK`` marker (below) or a ``_Failure``
+    carrying the app's exception. The loop side acknowledges every item after
+    its ``send`` completed, which is what ``write()`` waits for.
 
 ``body`` (loop -> thread, bounded by ``_BODY_READ_AHEAD`` chunks)
     Request body chunks for ``wsgi.input``, for a body too large to pre-read
@@ -25,6 +26,15 @@ A body with a declared Content-Length up to ``preread_size`` (and no
 before the request is handed to the pool, so a slow uploader holds no worker
 thread; the app reads it from memory. The pool logs a rate-limited warning
 when every worker is busy and requests queue.
+
+A worker that finds no room in ``out`` for ``_PARK_AFTER`` seconds (the
+client is slower than the app) gives its thread back: the iterator is parked
+with the chunk in hand and a ``_PARK`` marker follows the queued chunks; when
+the loop side reaches it, everything before it was sent, and it submits the
+next step of the same call to the pool (:meth:`_WsgiCall.start`). So a slow
+reader holds memory (the bounds of ``out``) but no thread, except with
+``pin_response_thread`` or while the app itself blocks (``write()``, a
+generator that waits for events).
 
 The common case costs one hop each way and no extra task: a request without
 a body, an app that returns a list. Only when the body is read or the response
@@ -57,6 +67,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from functools import partial
 from types import TracebackType
 from typing import IO, Any
 
@@ -101,6 +112,15 @@ DEFAULT_PREREAD_SIZE = 256 * 1024
 #: Seconds without request body data after which a read gives up (408), in line
 #: with common servers' client body timeouts (nginx's ``client_body_timeout``).
 DEFAULT_BODY_TIMEOUT = 60.0
+#: How many bytes of response body the WSGI app may produce ahead of the client
+#: (``response_buffer_size``; docs/performance.md has the measurement).
+DEFAULT_RESPONSE_BUFFER_SIZE = 64 * 1024
+#: Seconds a worker waits for the client to catch up before it gives its thread
+#: back and the response's iterator is parked until the loop wants more. Long
+#: enough that a fast client never parks (the loop takes a chunk within
+#: microseconds), short enough that a thousand slow readers cost a fraction of
+#: one thread in waiting.
+_PARK_AFTER = 0.002
 #: At lifespan shutdown, how long running WSGI calls get to end (and close()).
 _SHUTDOWN_GRACE = 5.0
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -111,6 +131,18 @@ class _Demand:
 
 
 _DEMAND = _Demand()
+
+
+class _Park:
+    """Marker: the worker gave its thread back; resume the call when this is reached.
+
+    Queued after the response chunks already produced, so by the time the loop
+    side takes it, it has sent them all and the channel has room again.
+    """
+
+
+_PARK = _Park()
+_END: Any = object()  # what next() gives at the end of the app's iterator
 
 
 class _AppError(Exception):
@@ -274,14 +306,20 @@ class _WsgiCall:
         "_input",
         "app",
         "asgi_ended",
+        "body_channel",
         "body_timed_out",
         "called",
+        "context",
         "environ",
         "error_after_response",
         "header_limit",
         "headers",
         "headers_sent",
+        "iterable",
+        "iterator",
         "out",
+        "park_after",
+        "pending",
         "remaining",
         "status",
         "wrote",
@@ -293,11 +331,22 @@ class _WsgiCall:
         environ: dict[str, Any],
         out: Channel[Any],
         header_limit: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+        park_after: float | None = None,
     ) -> None:
         self.app = app
         self.header_limit = header_limit
         self.environ = environ
         self.out = out
+        # Seconds to wait for room in ``out`` before parking the iterator and
+        # giving the thread back; None keeps the thread for the whole response.
+        self.park_after = park_after
+        self.context: contextvars.Context | None = None
+        self.body_channel: Channel[bytes] | None = None
+        # The app's iterable while the response streams (closed exactly once),
+        # its iterator and, while parked, the batch that found no room.
+        self.iterable: Iterable[bytes] | None = None
+        self.iterator: Iterator[bytes] | None = None
+        self.pending: tuple[list[Message], int] | None = None
         self.called = False
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
@@ -425,12 +474,85 @@ class _WsgiCall:
         return messages
 
     # -- the job ------------------------------------------------------------
-    def run(self, body: RequestBody, body_channel: Channel[bytes] | None) -> None:
-        """Run the app on this worker thread and feed ``out`` until the response ends."""
-        out = self.out
+    # A request runs as one or more *steps* on the pool, each in the request's
+    # own contextvars context: ``start`` calls the app and drains its iterable;
+    # when a slow client leaves no room for the next chunk within ``park_after``
+    # the step ends (the iterator is *parked*, its thread goes back to the
+    # pool) and a ``_PARK`` marker follows the queued chunks. The loop side,
+    # reaching the marker once it sent them, submits ``resume``, which goes on
+    # where the step stopped, on whichever worker is free. If the ASGI side ends
+    # while the call is parked, ``abandon`` closes the iterable instead.
+    def start(
+        self,
+        context: contextvars.Context,
+        body: RequestBody,
+        body_channel: Channel[bytes] | None,
+    ) -> None:
+        """The first step: run the app in ``context`` on this worker thread."""
+        self.context = context
+        if context.run(self.run, body, body_channel):
+            self._park()
+
+    def resume(self) -> None:
+        """A later step: go on draining the parked iterator."""
+        context = self.context
+        assert context is not None
+        if context.run(self._step):
+            self._park()
+
+    def _park(self) -> None:
+        """Tell the loop side to resume this call once it sent what is queued.
+
+        Outside the context: the resume may start on another thread before
+        this one returns, and one context cannot be entered twice at once.
+        """
+        try:
+            self.out.put_nowait(_PARK)
+        except BaseException:  # the ASGI side ended meanwhile: nobody will resume
+            self.abandon()
+
+    def abandon(self) -> None:
+        """The ASGI side ended while the call was parked: close the iterable."""
+        context = self.context
+        assert context is not None
+        context.run(self._abandon)
+
+    def _abandon(self) -> None:
+        iterable, self.iterable = self.iterable, None
+        self.iterator = self.pending = None
+        try:
+            if iterable is not None:
+                _close(iterable)
+        except Exception as exc:
+            if self.error_after_response is None:
+                self.error_after_response = exc
+            else:
+                logger.error("the WSGI iterable's close() raised", exc_info=exc)
+            del exc
+        finally:
+            if self.body_channel is not None:
+                self.body_channel.close()
+        self.log_unraised_error()  # the ASGI call has ended: nobody else raises it
+
+    def run(self, body: RequestBody, body_channel: Channel[bytes] | None) -> bool:
+        """Run the app on this worker thread and feed ``out`` until the response ends.
+
+        Returns True when the iterator was parked (the response goes on in a
+        later step), False when the call is over.
+        """
         self.environ["wsgi.input"] = body
+        self.body_channel = body_channel
+        return self._step()
+
+    def _step(self) -> bool:
+        out = self.out
+        body_channel = self.body_channel
+        parked = False
         try:
             final = self._call_app()
+            if final is None:
+                parked = True
+                return True
         except RequestBodyTimeout as exc:
             # The upload stalled past body_timeout and the app let the read
             # error through: 408 if nothing was sent yet, else a cut response.
@@ -456,7 +578,7 @@ class _WsgiCall:
                 self._report(exc)
             del exc
         finally:
-            if body_channel is not None:
+            if body_channel is not None and not parked:
                 body_channel.close()  # stop read-ahead; unread body is discarded
         if final is not None:
             try:
@@ -465,6 +587,7 @@ class _WsgiCall:
                 pass
         if self.asgi_ended:  # the ASGI call is over: it will not raise what the app reported
             self.log_unraised_error()
+        return False
 
     def log_unraised_error(self) -> None:
         """Log ``error_after_response`` if no ASGI call will raise it, and let it go.
@@ -489,20 +612,32 @@ class _WsgiCall:
         except BaseException:
             pass
 
-    def _call_app(self) -> list[Message]:
+    def _call_app(self) -> list[Message] | None:
         """Run the app and drain its iterable; return the batch that ends the response.
 
-        The iterable's ``close()`` runs before that batch is handed over, so the
-        ASGI call ends after it (Flask's teardown). An exception from ``close()``
-        after the whole body does not cost the client its response: it is kept
-        in ``error_after_response`` and raised after the final batch went out.
+        None when the iterator was parked: it goes on in a later step, which
+        calls this again and drains on. The iterable's ``close()`` runs before
+        the final batch is handed over, so the ASGI call ends after it (Flask's
+        teardown). An exception from ``close()`` after the whole body does not
+        cost the client its response: it is kept in ``error_after_response`` and
+        raised after the final batch went out.
         """
-        iterable = self.app(self.environ, self.start_response)
+        iterable = self.iterable
         try:
-            final = self._drain(iterable)
+            if iterable is None:
+                iterable = self.app(self.environ, self.start_response)
+                final = self._drain(iterable)
+            else:
+                final = self._stream()
         except BaseException:
-            _close(iterable)  # a failure of close() here chains onto the app's
+            self.iterable = self.iterator = self.pending = None
+            if iterable is not None:
+                _close(iterable)  # a failure of close() here chains onto the app's
             raise
+        if final is None:
+            self.iterable = iterable
+            return None
+        self.iterable = self.iterator = None
         try:
             _close(iterable)
         except Exception as exc:
@@ -513,11 +648,41 @@ class _WsgiCall:
             del exc
         return final
 
-    def _drain(self, iterable: Iterable[bytes]) -> list[Message]:
+    def _drain(self, iterable: Iterable[bytes]) -> list[Message] | None:
         if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
             return self._whole_response(iterable)
-        put = self.out.put
-        for chunk in iterable:
+        self.iterator = iter(iterable)
+        return self._stream()
+
+    def _stream(self) -> list[Message] | None:
+        """Hand the iterator's chunks to ``out``; the final batch, or None once parked.
+
+        Each chunk waits for room within the byte and chunk bounds of ``out``.
+        With ``park_after`` set, the step ends (see ``start``) when ``out`` has
+        no room within that many seconds: before the next chunk is made, or, for
+        a chunk larger than the room left, with that chunk kept in ``pending``.
+        """
+        out = self.out
+        put = out.put
+        park_after = self.park_after
+        iterator = self.iterator
+        assert iterator is not None
+        if self.pending is not None:
+            batch, size = self.pending
+            self.pending = None
+            put(batch, None, size)  # the loop side emptied ``out`` before resuming
+        while True:
+            if park_after is not None:
+                # Wait for room before making the next chunk, so that a worker
+                # that gives up its thread holds no chunk the client is not
+                # ready for: a parked response costs what ``out`` holds.
+                try:
+                    out.wait_for_room(park_after)
+                except TimeoutError:
+                    return None
+            chunk = next(iterator, _END)
+            if chunk is _END:
+                break
             if type(chunk) is not bytes:
                 raise TypeError(f"WSGI app yielded {type(chunk).__name__}, not bytes (PEP 3333)")
             if not chunk:
@@ -534,7 +699,12 @@ class _WsgiCall:
                 batch[-1]["more_body"] = False
                 return batch
             if batch:
-                put(batch)
+                size = len(batch[-1]["body"])
+                try:
+                    put(batch, park_after, size)
+                except TimeoutError:
+                    self.pending = (batch, size)
+                    return None
         return self._final_batch()
 
 
@@ -660,6 +830,18 @@ class WsgiToAsgi:
         send_queue_size: how many response chunks the WSGI app may produce
             ahead of the client (default 10, a2wsgi's meaning). A slow client
             holds at most this many chunks in memory.
+        response_buffer_size: how many bytes of response body the WSGI app
+            may produce ahead of the client (default 64 KiB; one chunk larger
+            than this still goes, alone). A response that fits is finished by
+            its thread while the loop sends it; a larger one waits for the
+            client, in constant memory.
+        pin_response_thread: `False` (default): a worker whose client does not
+            keep up gives its thread back after a moment, and the response's
+            iterator goes on later, on whichever worker is free, in the same
+            `contextvars` context, so slow readers and long downloads do not
+            hold the pool. `True`: the iterator runs on one thread from start to
+            end, as on a WSGI server, for iterators that keep state in
+            `threading.local` (docs/wsgi-to-asgi.md).
         duplicate_header_limit: more copies of one request header than this
             are answered with `400 Bad Request` without calling the app
             (default 100, asgiref's limit against CVE-2025-14550). `None`: no
@@ -690,7 +872,7 @@ class WsgiToAsgi:
             whatever the app answers (default 60; `None`: wait for ever).
 
     Raises:
-        ValueError: `workers` or `send_queue_size` is less than 1,
+        ValueError: `workers`, `send_queue_size` or `response_buffer_size` is less than 1,
             `preread_size` is negative, or `body_timeout` is not positive.
     """
 
@@ -707,6 +889,8 @@ class WsgiToAsgi:
         max_response_header_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
         preread_size: int = DEFAULT_PREREAD_SIZE,
         body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+        response_buffer_size: int = DEFAULT_RESPONSE_BUFFER_SIZE,
+        pin_response_thread: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -719,6 +903,8 @@ class WsgiToAsgi:
             )
         if send_queue_size < 1:
             raise ValueError("send_queue_size must be at least 1")
+        if response_buffer_size < 1:
+            raise ValueError("response_buffer_size must be at least 1")
         check_limits(
             duplicate_header_limit=duplicate_header_limit,
             max_body_size=max_body_size,
@@ -736,6 +922,8 @@ class WsgiToAsgi:
         self.max_response_header_bytes = max_response_header_bytes
         self.preread_size = preread_size
         self.body_timeout = body_timeout
+        self.response_buffer_size = response_buffer_size
+        self.pin_response_thread = pin_response_thread
         self._executor: WorkerPool | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()
@@ -837,8 +1025,14 @@ class WsgiToAsgi:
             return
         max_body = self.max_body_size
         handle = LoopHandle()
-        out: Channel[Any] = Channel(handle, self.send_queue_size)
-        call = _WsgiCall(self.app, environ, out, self.max_response_header_bytes)
+        out: Channel[Any] = Channel(handle, self.send_queue_size, self.response_buffer_size)
+        call = _WsgiCall(
+            self.app,
+            environ,
+            out,
+            self.max_response_header_bytes,
+            None if self.pin_response_thread else _PARK_AFTER,
+        )
 
         has_body = length != 0 and (
             length is not None
@@ -872,8 +1066,8 @@ class WsgiToAsgi:
                 fetch = _limited(fetch, body_channel, max_body)
             reader = RequestBody(fetch, length)
 
-        context = contextvars.copy_context()
-        self._get_executor().submit(context.run, call.run, reader, body_channel)
+        executor = self._get_executor()
+        executor.submit(call.start, contextvars.copy_context(), reader, body_channel)
         app_error: BaseException | None = None
         try:
             item = await out.aget()
@@ -890,7 +1084,13 @@ class WsgiToAsgi:
             async with anyio.create_task_group() as tasks:
                 try:
                     await _pump(
-                        item, out=out, body=body_channel, receive=receive, send=send, tasks=tasks
+                        item,
+                        out=out,
+                        body=body_channel,
+                        receive=receive,
+                        send=send,
+                        tasks=tasks,
+                        resume=partial(executor.submit, call.resume),
                     )
                 except Exception as exc:
                     outcome = exc
@@ -920,6 +1120,8 @@ class WsgiToAsgi:
             if body_channel is not None:
                 body_channel.close(gone)
             call.asgi_ended = True
+            if _parked_marker_left(out):
+                executor.submit(call.abandon)  # parked: nobody else closes its iterable
             call.log_unraised_error()
         if app_error is not None:
             try:
@@ -988,6 +1190,22 @@ def wrapped_asgi_to_wsgi(app: object) -> AsgiToWsgi | None:
     return None
 
 
+def _parked_marker_left(out: Channel[Any]) -> bool:
+    """Whether a ``_PARK`` marker waits in the closed ``out``: the call is parked.
+
+    Called after ``out`` was closed, so the worker can no longer queue one: a
+    marker queued before is found here, a later one fails to queue and the
+    worker abandons the call itself. Exactly one side closes the iterable.
+    """
+    try:
+        while True:
+            item = out.get_nowait()
+            if item is _PARK:
+                return True
+    except Exception:  # empty and closed
+        return False
+
+
 async def _pump(
     item: Any,
     *,
@@ -996,6 +1214,7 @@ async def _pump(
     receive: Receive,
     send: Send,
     tasks: anyio.abc.TaskGroup,
+    resume: Callable[[], None],
 ) -> None:
     """Send what the worker produces until the response ends; raise its failure."""
     receiving = False
@@ -1008,6 +1227,8 @@ async def _pump(
             if not receiving:  # streaming: watch for a disconnect meanwhile
                 receiving = True
                 tasks.start_soon(_receive_loop, receive, body, out)
+        elif item is _PARK:
+            resume()  # everything before it was sent: the iterator may go on
         elif item is _DEMAND:
             if not receiving:
                 receiving = True

@@ -77,8 +77,8 @@ class Recorder:
     def __init__(self) -> None:
         self.channels: list[Channel[Any]] = []
 
-    def make(self, handle: Any, capacity: int = 1) -> Channel[Any]:
-        channel: Channel[Any] = Channel(handle, capacity)
+    def make(self, handle: Any, capacity: int = 1, max_bytes: int | None = None) -> Channel[Any]:
+        channel: Channel[Any] = Channel(handle, capacity, max_bytes)
         channel._items = MeasuredDeque()  # type: ignore[misc]
         self.channels.append(channel)
         return channel
