@@ -140,6 +140,7 @@ class Channel(Generic[T]):
     __slots__ = (
         "_a_consumer",
         "_a_producer",
+        "_byte_limit",
         "_bytes",
         "_error",
         "_handle",
@@ -167,6 +168,7 @@ class Channel(Generic[T]):
         # With a byte bound, each queued item's size, in the items' order.
         self._sizes: deque[int] | None = deque() if max_bytes is not None else None
         self._bytes = 0
+        self._byte_limit = max_bytes or 0
         self._lock = threading.Lock()
         self._unfinished = 0
         self._error: BaseException | None = None
@@ -215,8 +217,7 @@ class Channel(Generic[T]):
     def _has_room_locked(self, size: int) -> bool:
         if len(self._items) >= self.capacity:
             return False
-        max_bytes = self.max_bytes
-        return max_bytes is None or not self._items or self._bytes + size <= max_bytes
+        return self._sizes is None or not self._items or self._bytes + size <= self._byte_limit
 
     def _append_locked(self, item: T, size: int, *, bounded: bool = True) -> None:
         self._items.append(item)
@@ -282,8 +283,19 @@ class Channel(Generic[T]):
                 with self._lock:
                     if self._error is not None:
                         self._raise_closed()
-                    if self._has_room_locked(size):
-                        self._append_locked(item, size)
+                    queued = self._items
+                    sizes = self._sizes
+                    # _has_room_locked and _append_locked, inlined: the hot path.
+                    if len(queued) < self.capacity and (
+                        sizes is None or not queued or self._bytes + size <= self._byte_limit
+                    ):
+                        queued.append(item)
+                        self._unfinished += 1
+                        self.peak = max(self.peak, len(queued))
+                        if sizes is not None:
+                            sizes.append(size)
+                            self._bytes += size
+                            self.peak_bytes = max(self.peak_bytes, self._bytes)
                         break
                     wake = self._wake_consumer_locked()
                     waiter = self._t_producer = threading.Lock()
@@ -296,17 +308,19 @@ class Channel(Generic[T]):
         if wake is not None:
             wake()
 
-    def wait_for_room(self, timeout: float | None = None) -> None:
-        """Block until there is room for one more item (of at least one byte).
+    def wait_for_room(self, timeout: float | None = None, size: int | None = 1) -> None:
+        """Block until there is room for one more item of ``size`` bytes.
 
         A producer that checks before it makes its next item holds nothing
         while it waits, and may give up (``TimeoutError``) with nothing in hand.
+        ``size=max_bytes`` waits until nothing is queued.
         """
+        size = 1 if size is None else size
         while True:
             with self._lock:
                 if self._error is not None:
                     self._raise_closed()
-                if self._has_room_locked(1):
+                if self._has_room_locked(size):
                     return
                 wake = self._wake_consumer_locked()
                 waiter = self._t_producer = threading.Lock()
@@ -432,7 +446,9 @@ class Channel(Generic[T]):
         while True:
             with self._lock:
                 if self._items:
-                    item = self._popleft_locked()
+                    item = self._items.popleft()
+                    if self._sizes is not None:
+                        self._bytes -= self._sizes.popleft()
                     wake = self._wake_producer_locked()
                     break
                 if self._error is not None:

@@ -66,6 +66,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from functools import partial
 from types import TracebackType
@@ -114,7 +115,7 @@ DEFAULT_PREREAD_SIZE = 256 * 1024
 DEFAULT_BODY_TIMEOUT = 60.0
 #: How many bytes of response body the WSGI app may produce ahead of the client
 #: (``response_buffer_size``; docs/performance.md has the measurement).
-DEFAULT_RESPONSE_BUFFER_SIZE = 64 * 1024
+DEFAULT_RESPONSE_BUFFER_SIZE = 256 * 1024
 #: Seconds a worker waits for the client to catch up before it gives its thread
 #: back and the response's iterator is parked until the loop wants more. Long
 #: enough that a fast client never parks (the loop takes a chunk within
@@ -205,51 +206,67 @@ class FileWrapper:
             close()
 
 
-_Job = tuple[Callable[..., object], tuple[object, ...]] | None
+_Job = tuple[Callable[..., object], tuple[object, ...]]
 #: Seconds between two "all workers are busy" warnings of one pool.
 SATURATION_WARNING_PERIOD = 60.0
 
 
-def _work(jobs: queue.SimpleQueue[_Job], busy: list[None]) -> None:
-    """A worker thread: run jobs until the ``None`` that says the pool is gone."""
-    get = jobs.get
+def _work(
+    tokens: queue.SimpleQueue[bool | None],
+    first: deque[_Job],
+    later: deque[_Job],
+    busy: list[None],
+) -> None:
+    """A worker thread: run jobs until the ``None`` that says the pool is gone.
+
+    Each token says one job waits; the job run is the oldest in ``first`` if
+    any, else the oldest in ``later``. Every token follows its job's append, so
+    there is always a job for it (deque append and popleft are atomic).
+    """
+    get = tokens.get
     while True:
-        job = get()
-        if job is None:
+        if get() is None:
             return
-        func, args = job
+        func, args = first.popleft() if first else later.popleft()
         busy.append(None)
         try:
             func(*args)
-        except BaseException:  # pragma: no cover - _WsgiCall.run reports through channels
+        except BaseException:  # pragma: no cover - _WsgiCall reports through channels
             logger.exception("unexpected error in a bridge worker thread")
         finally:
             busy.pop()
-        del job, func, args
+        del func, args
 
 
-def _stop_workers(jobs: queue.SimpleQueue[_Job], threads: list[threading.Thread]) -> None:
+def _stop_workers(tokens: queue.SimpleQueue[bool | None], threads: list[threading.Thread]) -> None:
     for _ in threads:
-        jobs.put(None)
+        tokens.put(None)
 
 
 class WorkerPool:
     """Up to ``size`` daemon threads running submitted calls.
 
-    Lighter than ``ThreadPoolExecutor`` on the hot path: ``submit`` is one
-    ``SimpleQueue.put`` (plus starting a thread while fewer than ``size`` run)
-    and no Future is made, because the bridge hears about completion through
-    its channels. Threads end on :meth:`shutdown` or when the pool is garbage
-    collected, as ``ThreadPoolExecutor``'s do.
+    Lighter than ``ThreadPoolExecutor`` on the hot path: ``submit`` is a deque
+    append and one ``SimpleQueue.put`` (plus starting a thread while fewer than
+    ``size`` run) and no Future is made, because the bridge hears about
+    completion through its channels. Threads end on :meth:`shutdown` or when
+    the pool is garbage collected, as ``ThreadPoolExecutor``'s do.
+
+    Two priorities: a new request (:meth:`submit`) runs before the next step of
+    a response that waited for its client (:meth:`submit_later`). Slow readers
+    that catch up together (a thousand downloads at one pace) queue a burst of
+    steps; a new request does not wait behind them.
     """
 
     def __init__(self, size: int, name: str) -> None:
         self._size = size
         self._name = name
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._tokens: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
+        self._first: deque[_Job] = deque()
+        self._later: deque[_Job] = deque()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _stop_workers, self._jobs, self._threads)
+        self._finalizer = weakref.finalize(self, _stop_workers, self._tokens, self._threads)
         # One item per thread running a job: list append/pop are each atomic under
         # the GIL, so len() is exact without a lock on the hot path (a ``+= 1``
         # from two threads can lose one).
@@ -257,20 +274,32 @@ class WorkerPool:
         self._warned_at: float | None = None
 
     def submit(self, func: Callable[..., object], *args: object) -> None:
+        """Run ``func(*args)`` on a worker, before any job of :meth:`submit_later`."""
         if len(self.busy) >= self._size:
             self._warn_saturated()
-        self._jobs.put((func, args))
+        self._first.append((func, args))
+        self._tokens.put(True)
         if len(self._threads) < self._size:
-            with self._lock:
-                if len(self._threads) < self._size and self._finalizer.alive:
-                    thread = threading.Thread(
-                        target=_work,
-                        args=(self._jobs, self.busy),
-                        name=f"{self._name}-{len(self._threads)}",
-                        daemon=True,
-                    )
-                    thread.start()
-                    self._threads.append(thread)
+            self._start_thread()
+
+    def submit_later(self, func: Callable[..., object], *args: object) -> None:
+        """Run ``func(*args)`` on a worker once no :meth:`submit` job waits."""
+        self._later.append((func, args))
+        self._tokens.put(True)
+        if len(self._threads) < self._size:
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if len(self._threads) < self._size and self._finalizer.alive:
+                thread = threading.Thread(
+                    target=_work,
+                    args=(self._tokens, self._first, self._later, self.busy),
+                    name=f"{self._name}-{len(self._threads)}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def _warn_saturated(self) -> None:
         """Every thread is busy and this request will queue: say so, at most once a minute."""
@@ -490,7 +519,9 @@ class _WsgiCall:
     ) -> None:
         """The first step: run the app in ``context`` on this worker thread."""
         self.context = context
-        if context.run(self.run, body, body_channel):
+        self.environ["wsgi.input"] = body
+        self.body_channel = body_channel
+        if context.run(self._step):
             self._park()
 
     def resume(self) -> None:
@@ -505,7 +536,11 @@ class _WsgiCall:
 
         Outside the context: the resume may start on another thread before
         this one returns, and one context cannot be entered twice at once.
+        From now on the call parks as soon as it finds no room: its client has
+        shown it is slower than the app, and waiting again would only hold a
+        thread (a thousand slow readers would each hold one for the wait).
         """
+        self.park_after = 0.0
         try:
             self.out.put_nowait(_PARK)
         except BaseException:  # the ASGI side ended meanwhile: nobody will resume
@@ -534,17 +569,12 @@ class _WsgiCall:
                 self.body_channel.close()
         self.log_unraised_error()  # the ASGI call has ended: nobody else raises it
 
-    def run(self, body: RequestBody, body_channel: Channel[bytes] | None) -> bool:
-        """Run the app on this worker thread and feed ``out`` until the response ends.
+    def _step(self) -> bool:
+        """Run the app, or go on with its parked iterator, feeding ``out``.
 
         Returns True when the iterator was parked (the response goes on in a
         later step), False when the call is over.
         """
-        self.environ["wsgi.input"] = body
-        self.body_channel = body_channel
-        return self._step()
-
-    def _step(self) -> bool:
         out = self.out
         body_channel = self.body_channel
         parked = False
@@ -675,9 +705,12 @@ class _WsgiCall:
             if park_after is not None:
                 # Wait for room before making the next chunk, so that a worker
                 # that gives up its thread holds no chunk the client is not
-                # ready for: a parked response costs what ``out`` holds.
+                # ready for: a parked response costs what ``out`` holds. Once
+                # the call has parked (its client is slower than the app), room
+                # means an empty ``out``: a slow reader keeps one chunk queued,
+                # not the whole ``response_buffer_size``.
                 try:
-                    out.wait_for_room(park_after)
+                    out.wait_for_room(park_after, out.max_bytes if park_after == 0.0 else 1)
                 except TimeoutError:
                     return None
             chunk = next(iterator, _END)
@@ -831,10 +864,11 @@ class WsgiToAsgi:
             ahead of the client (default 10, a2wsgi's meaning). A slow client
             holds at most this many chunks in memory.
         response_buffer_size: how many bytes of response body the WSGI app
-            may produce ahead of the client (default 64 KiB; one chunk larger
+            may produce ahead of the client (default 256 KiB; one chunk larger
             than this still goes, alone). A response that fits is finished by
             its thread while the loop sends it; a larger one waits for the
-            client, in constant memory.
+            client, in constant memory. Once a client has fallen behind (see
+            `pin_response_thread`), its response keeps one chunk queued.
         pin_response_thread: `False` (default): a worker whose client does not
             keep up gives its thread back after a moment, and the response's
             iterator goes on later, on whichever worker is free, in the same
@@ -1090,7 +1124,7 @@ class WsgiToAsgi:
                         receive=receive,
                         send=send,
                         tasks=tasks,
-                        resume=partial(executor.submit, call.resume),
+                        resume=partial(executor.submit_later, call.resume),
                     )
                 except Exception as exc:
                     outcome = exc
@@ -1120,8 +1154,8 @@ class WsgiToAsgi:
             if body_channel is not None:
                 body_channel.close(gone)
             call.asgi_ended = True
-            if _parked_marker_left(out):
-                executor.submit(call.abandon)  # parked: nobody else closes its iterable
+            if len(out) and _parked_marker_left(out):
+                executor.submit_later(call.abandon)  # parked: nobody else closes its iterable
             call.log_unraised_error()
         if app_error is not None:
             try:

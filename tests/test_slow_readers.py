@@ -348,3 +348,21 @@ def test_response_buffer_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="response_buffer_size"):
         WsgiToAsgi(lambda e, s: [], response_buffer_size=0)
     assert WsgiToAsgi(lambda e, s: []).response_buffer_size == w2a.DEFAULT_RESPONSE_BUFFER_SIZE
+
+
+def test_a_new_request_runs_before_steps_of_waiting_responses() -> None:
+    """The pool's two priorities: with its one worker busy, a step queued by
+    ``submit_later`` (a response resuming) runs after a request submitted later."""
+    pool = w2a.WorkerPool(1, "test-priority")
+    gate = threading.Event()
+    ran: list[str] = []
+    done = threading.Event()
+    pool.submit(gate.wait, TIMEOUT)
+    pool.submit_later(ran.append, "resumed response")
+    pool.submit_later(ran.append, "another resumed response")
+    pool.submit(ran.append, "new request")
+    pool.submit_later(done.set)
+    gate.set()
+    assert done.wait(TIMEOUT)
+    assert ran == ["new request", "resumed response", "another resumed response"]
+    pool.shutdown(wait=True, timeout=TIMEOUT)
