@@ -1127,7 +1127,8 @@ class AsgiToWsgi:
             see raised exceptions (Werkzeug's `DebuggedApplication`).
         chunk_size: the most bytes read from `wsgi.input` for one `receive()`,
             and the block size of a `pathsend` file without a
-            `wsgi.file_wrapper` (default 256 KiB).
+            `wsgi.file_wrapper` and of a `zerocopysend` range the bridge reads
+            itself (default 256 KiB).
         max_body_size: the largest request body in bytes, or `None` (default:
             no limit; the body is streamed, never held). A larger CONTENT_LENGTH
             is answered with 413 without calling the app; a body read to EOF
