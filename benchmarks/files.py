@@ -18,6 +18,11 @@ by one app per route, each in its own server process on a free 127.0.0.1 port
   and on granian (pathsend); through ``bridge.AsgiToWsgi`` on gunicorn (sync
   worker: pathsend becomes gunicorn's ``wsgi.file_wrapper``, which it sendfiles)
   and through a2wsgi's ``ASGIMiddleware`` on gunicorn.
+* A raw ASGI app that sends the file as one ``http.response.zerocopysend``
+  where the server advertises it, and otherwise in 64 KiB reads in a thread:
+  natively on uvicorn (which does not advertise it) and through
+  ``bridge.AsgiToWsgi`` on gunicorn (the range goes to gunicorn's
+  ``wsgi.file_wrapper`` over a file of the bridge's own).
 
 Every server runs one worker process. All servers start first; then, round
 after round, each route in turn serves one warm-up download and then
@@ -26,8 +31,8 @@ into one buffer and discards it. Per route and round: MB/s over the measured
 downloads, and the CPU seconds the server's process tree used meanwhile
 (utime + stime of every process in the tree, from /proc/<pid>/stat), per GiB
 sent. The table gives the medians of the rounds and each as a ratio to the
-same app served natively (Flask on gunicorn; Starlette on uvicorn, as the
-issue's "native"). A route whose server is not installed is skipped, saying
+same app served natively (Flask on gunicorn; the ASGI apps on uvicorn, as
+the issue's "native"). A route whose server is not installed is skipped, saying
 so. The client runs on the same 2-core machine as the server: MB/s is
 loopback throughput with the client's own cost included, the CPU figure is
 the server's alone.
@@ -36,6 +41,7 @@ the server's alone.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import importlib.util
 import json
@@ -98,6 +104,31 @@ def _starlette() -> Any:
     return Starlette(routes=[Route("/file", file), Route("/ok", ok)])
 
 
+async def _zerocopy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A raw ASGI app: ``http.response.zerocopysend`` of the whole file where the server
+    advertises it, else 64 KiB reads in a thread (as Starlette's FileResponse does)."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/ok":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
+    path = _file()
+    headers = [
+        (b"content-type", b"application/octet-stream"),
+        (b"content-length", str(os.path.getsize(path)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    with open(path, "rb") as file:
+        if "http.response.zerocopysend" in scope.get("extensions", {}):
+            await send({"type": "http.response.zerocopysend", "file": file})
+            return
+        loop = asyncio.get_running_loop()
+        while block := await loop.run_in_executor(None, file.read, 65536):
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
 def _build(name: str) -> Any:
     from benchmarks.peers import wrap_asgi, wrap_wsgi
 
@@ -105,9 +136,13 @@ def _build(name: str) -> Any:
         return _flask()
     if name == "starlette_native":
         return _starlette()
+    if name == "zerocopy_native":
+        return _zerocopy
     framework, _, through = name.partition("_")
     if framework == "flask":
         return wrap_wsgi(through, _flask())
+    if framework == "zerocopy":
+        return wrap_asgi(through, _zerocopy)
     return wrap_asgi(through, _starlette())
 
 
@@ -144,6 +179,8 @@ flask_a2wsgi = _LazyAsgi("flask_a2wsgi")
 starlette_native = _LazyAsgi("starlette_native")
 starlette_bridge = _LazyWsgi("starlette_bridge")
 starlette_a2wsgi = _LazyWsgi("starlette_a2wsgi")
+zerocopy_native = _LazyAsgi("zerocopy_native")
+zerocopy_bridge = _LazyWsgi("zerocopy_bridge")
 
 
 # -- the routes -------------------------------------------------------------------------------
@@ -189,6 +226,7 @@ def _target(attr: str) -> str:
 
 FLASK = "Flask `send_file`"
 STARLETTE = "Starlette `FileResponse`"
+ZEROCOPY = "raw ASGI `zerocopysend`"
 ROUTES = [
     Route("flask-native", FLASK, "natively", "gunicorn sync", "gunicorn",
           lambda s: s.gunicorn(_target("flask_native"), *GUNICORN), "flask-native", "WSGI app"),
@@ -209,6 +247,12 @@ ROUTES = [
           "ASGI app"),
     Route("starlette-a2wsgi", STARLETTE, "a2wsgi ASGIMiddleware", "gunicorn sync", "gunicorn",
           lambda s: s.gunicorn(_target("starlette_a2wsgi"), *GUNICORN), "starlette-native",
+          "ASGI app"),
+    Route("zerocopy-native", ZEROCOPY, "natively", "uvicorn (no zerocopysend: 64 KiB reads)",
+          "uvicorn", lambda s: s.uvicorn(_target("zerocopy_native"), *UVICORN),
+          "zerocopy-native", "ASGI app"),
+    Route("zerocopy-bridge", ZEROCOPY, "**AsgiToWsgi**", "gunicorn sync", "gunicorn",
+          lambda s: s.gunicorn(_target("zerocopy_bridge"), *GUNICORN), "zerocopy-native",
           "ASGI app"),
 ]  # fmt: skip
 ROUTE_NAMES = [route.name for route in ROUTES]

@@ -37,9 +37,10 @@ def test_quick_run_gives_a_complete_result_and_table(tmp_path: Path) -> None:
     assert set(routes) == {route.name for route in ROUTES}
     measured = {name for name, found in routes.items() if "mb_per_s" in found}
     # gunicorn and uvicorn are installed: both natives and both bridges are measured.
-    assert {"flask-native", "flask-bridge-uvicorn", "starlette-native", "starlette-bridge"} <= (
-        measured
-    )
+    assert {
+        "flask-native", "flask-bridge-uvicorn", "starlette-native", "starlette-bridge",
+        "zerocopy-native", "zerocopy-bridge",
+    } <= measured  # fmt: skip
     for name, found in routes.items():
         if name not in measured:
             assert found.get("skipped"), (name, found)
@@ -54,4 +55,4 @@ def test_quick_run_gives_a_complete_result_and_table(tmp_path: Path) -> None:
     assert lines[0].startswith("| app | served | server | MB/s")
     rows = [line for line in lines[2:] if line.startswith("| ")]
     assert len(rows) == len(measured), done.stdout
-    assert sum("**AsgiToWsgi**" in row for row in rows) == 1
+    assert sum("**AsgiToWsgi**" in row for row in rows) == 2  # FileResponse, zerocopysend
