@@ -12,8 +12,9 @@ built in a ``gunicorn --preload`` master serves in every worker.
 For one request, :class:`_AsgiCall` joins the sides with two channels:
 
 ``out`` (loop -> thread)
-    ``("body", chunk, more)``, ``("file", path)``, ``("done", exc)`` and the
-    ``_DEMAND`` marker by which ``receive()`` asks the thread for request body.
+    ``("body", chunk, more)``, ``("file", path)`` (a ``pathsend``),
+    ``("range", file_range, more)`` (a ``zerocopysend``), ``("done", exc)`` and
+    the ``_DEMAND`` marker by which ``receive()`` asks the thread for request body.
     ``send`` of a body with ``more_body`` waits until the thread took it, or
     returns at once when the thread was already waiting in ``next()`` for it
     (``put_nowait`` says so): the app is never ahead of what the server asked
@@ -25,7 +26,12 @@ For one request, :class:`_AsgiCall` joins the sides with two channels:
 
 ``__call__`` schedules the app and waits for its first body message (or for it
 to finish or fail), calls ``start_response`` then, and returns an iterable
-that pulls the remaining chunks as the server asks for them. When the server
+that pulls the remaining chunks as the server asks for them. A file (``pathsend``,
+or a ``zerocopysend`` that is the whole body and a range the host honours) goes
+to the host's ``wsgi.file_wrapper`` instead, so that gunicorn, uWSGI and mod_wsgi
+sendfile it; any other ``zerocopysend`` range is read by the thread in blocks,
+from a descriptor the bridge dup()ed in ``send`` (the app may close its own as
+soon as ``send`` returns). When the server
 closes that iterable early, the app is told (``http.disconnect``, ``send``
 raises :class:`~bridge.ClientDisconnected`) and its task is cancelled.
 
@@ -91,7 +97,7 @@ StartResponse = Callable[..., Any]
 DEFAULT_CHUNK_SIZE = 256 * 1024
 _DEMAND = object()
 _TOO_LARGE = ("too_large",)  # next_event(): the body crossed max_body_size
-_EXTENSIONS: dict[str, Any] = {"http.response.pathsend": {}}
+_EXTENSIONS: dict[str, Any] = {"http.response.pathsend": {}, "http.response.zerocopysend": {}}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _ERROR_BODY = b"Internal Server Error"
 
@@ -390,6 +396,24 @@ class _AsgiCall:
             self.finished = True
             self._mark_response_done()
             self.out.put_nowait(("file", path))
+        elif kind == "http.response.zerocopysend":
+            if not self.started:
+                raise RuntimeError("http.response.zerocopysend sent before http.response.start")
+            if self.finished:
+                return  # ignored after the response ended, as a body is (B3.7)
+            file_range = _FileRange.take(message)
+            more = bool(message.get("more_body", False))
+            self.body_started = True
+            if not more:
+                self.finished = True
+                self._mark_response_done()
+            try:
+                handed_over = self.out.put_nowait(("range", file_range, more))
+            except BaseException:
+                file_range.close()
+                raise
+            if more and not handed_over:
+                await self.out.ajoin()  # as for a body: never more than one range ahead
         elif kind == "http.response.trailers":
             return  # not advertised; accepted and dropped so nothing hangs
         else:
@@ -398,6 +422,7 @@ class _AsgiCall:
     def _abort(self, grace: float | None) -> None:
         """On the loop: the server closed the response before it was finished."""
         self._end(ClientDisconnected("the WSGI server closed the response"))
+        self._close_unread_ranges()
         task = self.task
         if task is not None and not task.done():
             # call_soon, not cancel(): the app first gets one step to see its
@@ -415,6 +440,18 @@ class _AsgiCall:
         self._end(ClientDisconnected("AsgiToWsgi was closed"))
         self._stop_waiting()  # what the abandoned app raises later is logged
         self.ending.app_returned()  # a close() waiting after the response returns
+
+    def _close_unread_ranges(self) -> None:
+        """The thread will read no more events: close the descriptors of ranges it never took."""
+        while True:
+            try:
+                event = self.out.get_nowait()
+            except Exception:  # closed and empty
+                return
+            if event is None:
+                return
+            if type(event) is tuple and event[0] == "range":
+                event[1].close()
 
     def _end(self, gone: ClientDisconnected) -> None:
         """The response is over for the app: its later sends raise, both channels close."""
@@ -478,6 +515,8 @@ class _AsgiCall:
             return _ResponseIterator(self, chunk, finished=not more)
         if kind == "file":
             return self._file_response(event[1], start_response)
+        if kind == "range":
+            return self._range_response(event[1], event[2], start_response)
         outcome = event[1]
         if isinstance(outcome, asyncio.CancelledError):  # by close(): not a whole response
             logger.warning("ASGI app was cancelled before sending a response body")
@@ -496,7 +535,8 @@ class _AsgiCall:
         logger.error("ASGI app returned without sending a response")
         return _plain(start_response, "500 Internal Server Error", _ERROR_BODY)
 
-    def _file_response(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
+    def _when_file_closed(self) -> Callable[[], None]:
+        """What closing a file handed to the host does: end the WSGI call."""
         request_thread = threading.get_ident()
 
         def file_closed() -> None:
@@ -509,8 +549,11 @@ class _AsgiCall:
             else:
                 self._stop_waiting()
 
+        return file_closed
+
+    def _file_response(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            file = _ResponseFile(path, file_closed)
+            file = _ResponseFile(path, self._when_file_closed())
         except OSError as exc:
             if self.adapter.raise_exceptions:
                 raise
@@ -522,6 +565,48 @@ class _AsgiCall:
         if wrapper is not None:
             return wrapper(file, self.adapter.chunk_size)  # type: ignore[no-any-return]
         return _FileBlocks(file, self.adapter.chunk_size)
+
+    def _range_response(
+        self, file_range: _FileRange, more: bool, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """A response whose body begins with a ``zerocopysend`` range."""
+        start_response(status_line(self.status), self.headers)
+        wrapper = None if self._on_waitress() else self.environ.get("wsgi.file_wrapper")
+        if not more and wrapper is not None and self._host_sends_range(file_range):
+            fd = file_range.reopen()
+            if fd is not None:
+                file = _RangeFile(fd, file_range.count, self._when_file_closed())
+                return wrapper(file, self.adapter.chunk_size)  # type: ignore[no-any-return]
+        return _ResponseIterator(self, b"", finished=not more, file_range=file_range)
+
+    def _host_sends_range(self, file_range: _FileRange) -> bool:
+        """Whether the host's ``wsgi.file_wrapper`` sends exactly ``file_range`` of a
+        file positioned at its start (each host's own rule, from its source).
+
+        gunicorn (and mod_wsgi, by its documentation) sendfile from the file's
+        position: ``Content-Length`` bytes, or to the end of the file without
+        one. uWSGI sendfiles the whole file from byte 0, whatever the position
+        or ``Content-Length``. The other hosts' wrappers read the file in Python,
+        as the bridge's own blocks do, so nothing is gained there.
+        """
+        environ = self.environ
+        if "uwsgi.version" in environ:
+            return file_range.start == 0 and file_range.count == file_range.size
+        if "gunicorn.socket" in environ or "mod_wsgi.version" in environ:
+            length = self._content_length()
+            if length is None:
+                return file_range.start + file_range.count == file_range.size
+            return length == file_range.count
+        return False
+
+    def _content_length(self) -> int | None:
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+        return None
 
     def _report_to_host(self, start_response: StartResponse, error: BaseException) -> list[bytes]:
         """A 500 sent with ``exc_info`` (B4.5): hosts that look at it recover ``error``.
@@ -755,7 +840,7 @@ class _ResponseFile(io.FileIO):
     wrapper, or :class:`_FileBlocks`') also ends the WSGI call: ``on_close``
     runs once, after the file is closed. A real file, so a host can sendfile it."""
 
-    def __init__(self, path: str, on_close: Callable[[], None]) -> None:
+    def __init__(self, path: str | int, on_close: Callable[[], None]) -> None:
         super().__init__(path, "rb")
         self._on_close: Callable[[], None] | None = on_close
 
@@ -764,6 +849,136 @@ class _ResponseFile(io.FileIO):
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             on_close()
+
+
+class _RangeFile(_ResponseFile):
+    """A ``zerocopysend`` range for the host's ``wsgi.file_wrapper``: a real file
+    positioned at the range's start (the host sendfiles from there), whose reads
+    stop after ``count`` bytes for a host that reads it instead."""
+
+    def __init__(self, fd: int, count: int, on_close: Callable[[], None]) -> None:
+        super().__init__(fd, on_close)
+        self._left = count
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = super().read(size) or b""
+        self._left -= len(data)
+        return data
+
+
+class _FileRange:
+    """The bytes one ``zerocopysend`` sends, on a descriptor the bridge owns.
+
+    :meth:`take` checks the message and dup()s the app's descriptor in ``send``:
+    the spec makes closing the file the app's job, and the app may do it as soon
+    as ``send`` returns. Reads use ``os.pread``, which never moves the position
+    the dup shares with the app's file. Without an ``offset`` the range starts
+    at the file's position, which then moves past the range, as ``os.sendfile``
+    without an offset moves it; without a ``count`` it runs to the end of the
+    file as it is at ``send``. The descriptor is closed once the range was read,
+    with the response, or (a range the thread never took) when this is freed.
+    """
+
+    __slots__ = ("_read", "count", "fd", "size", "start")
+
+    def __init__(self, fd: int, start: int, count: int, size: int) -> None:
+        self.fd = fd
+        self.start = start
+        self.count = count
+        self.size = size  # the file's size at send
+        self._read = 0
+
+    @classmethod
+    def take(cls, message: Message) -> _FileRange:
+        file = message.get("file")
+        if isinstance(file, int) and not isinstance(file, bool):
+            fd = file
+        else:
+            try:
+                fd = file.fileno()  # type: ignore[union-attr]
+            except (AttributeError, OSError, ValueError) as exc:
+                raise TypeError(
+                    "http.response.zerocopysend 'file' must be an open file with a "
+                    f"descriptor (fileno()), got {type(file).__name__}"
+                ) from exc
+        offset, count = message.get("offset"), message.get("count")
+        for name, value in (("offset", offset), ("count", count)):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise ValueError(
+                    f"http.response.zerocopysend '{name}' must be an int >= 0, got {value!r}"
+                )
+        size = os.fstat(fd).st_size
+        if offset is None:
+            try:
+                start = os.lseek(fd, 0, os.SEEK_CUR)
+            except OSError as exc:
+                raise ValueError(
+                    "http.response.zerocopysend 'file' must be a file with a position "
+                    f"(seekable): {exc}"
+                ) from exc
+        else:
+            start = offset
+        if count is None:
+            count = max(size - start, 0)
+        own = os.dup(fd)
+        if offset is None:
+            os.lseek(fd, start + count, os.SEEK_SET)
+        return cls(own, start, count, size)
+
+    def read_block(self, size: int) -> bytes:
+        """The next at most ``size`` bytes; ``b""`` once the range was read (then closed).
+
+        Raises ``RuntimeError`` when the file ends before ``count`` bytes: the
+        host then cuts the response, which never looks complete.
+        """
+        left = self.count - self._read
+        if left <= 0:
+            self.close()
+            return b""
+        try:
+            block = os.pread(self.fd, min(size, left), self.start + self._read)
+        except BaseException:
+            self.close()
+            raise
+        if not block:
+            self.close()
+            raise RuntimeError(
+                f"the http.response.zerocopysend file ended {left} bytes short of its count"
+            )
+        self._read += len(block)
+        return block
+
+    def reopen(self) -> int | None:
+        """A descriptor of the same file with a position of its own, at ``start``, for
+        a host that sendfiles from the position; None where there is none (no
+        /proc). This range's own descriptor is closed once it is open."""
+        try:
+            fd = os.open(f"/proc/self/fd/{self.fd}", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            mine, theirs = os.fstat(self.fd), os.fstat(fd)
+            if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+                os.close(fd)
+                return None
+            os.lseek(fd, self.start, os.SEEK_SET)
+        except OSError:
+            os.close(fd)
+            return None
+        self.close()
+        return fd
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class _FileBlocks:
@@ -785,14 +1000,22 @@ class _FileBlocks:
 class _ResponseIterator:
     """The iterable handed to the WSGI server for a streaming response."""
 
-    __slots__ = ("_body_too_large", "_call", "_closed", "_finished", "_first")
+    __slots__ = ("_body_too_large", "_call", "_closed", "_finished", "_first", "_range")
 
-    def __init__(self, call: _AsgiCall, first: bytes, *, finished: bool) -> None:
+    def __init__(
+        self,
+        call: _AsgiCall,
+        first: bytes,
+        *,
+        finished: bool,
+        file_range: _FileRange | None = None,
+    ) -> None:
         self._call = call
         self._first: bytes | None = first
         self._finished = finished
         self._closed = False
         self._body_too_large = False
+        self._range = file_range  # a zerocopysend range being read, block by block
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -803,7 +1026,15 @@ class _ResponseIterator:
             self._first = None
             if first:
                 return first
-        while not self._finished:
+        while True:
+            file_range = self._range
+            if file_range is not None:
+                block = file_range.read_block(self._call.adapter.chunk_size)
+                if block:
+                    return block
+                self._range = None  # read to its end, and closed
+            if self._finished:
+                break
             event = self._call.next_event()
             kind = event[0]
             if kind == "body":
@@ -832,6 +1063,10 @@ class _ResponseIterator:
                         "the request body grew past max_body_size after the response began"
                     )
                 logger.error("ASGI app returned before finishing its response body")  # B4.6
+            elif kind == "range":
+                self._range = event[1]
+                if not event[2]:
+                    self._finished = True
             else:  # pathsend after a body: refused by send(); unreachable
                 raise RuntimeError(f"unexpected response event {kind!r}")
         raise StopIteration
@@ -840,6 +1075,9 @@ class _ResponseIterator:
         if self._closed:
             return
         self._closed = True
+        if self._range is not None:
+            self._range.close()
+            self._range = None
         self._call.close_from_server(self._finished)
 
 
@@ -889,7 +1127,8 @@ class AsgiToWsgi:
             see raised exceptions (Werkzeug's `DebuggedApplication`).
         chunk_size: the most bytes read from `wsgi.input` for one `receive()`,
             and the block size of a `pathsend` file without a
-            `wsgi.file_wrapper` (default 256 KiB).
+            `wsgi.file_wrapper` and of a `zerocopysend` range the bridge reads
+            itself (default 256 KiB).
         max_body_size: the largest request body in bytes, or `None` (default:
             no limit; the body is streamed, never held). A larger CONTENT_LENGTH
             is answered with 413 without calling the app; a body read to EOF
