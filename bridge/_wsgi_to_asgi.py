@@ -62,12 +62,13 @@ import contextvars
 import logging
 import os
 import queue
+import stat
 import sys
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from functools import partial
 from types import TracebackType
 from typing import IO, Any
@@ -144,6 +145,8 @@ class _Park:
 
 _PARK = _Park()
 _END: Any = object()  # what next() gives at the end of the app's iterator
+#: The final batch of a response whose last message already went out (a file).
+_NOTHING_MORE: list[Message] = []
 
 
 class _AppError(Exception):
@@ -185,8 +188,26 @@ class WsgiErrors:
         sys.stderr.flush()
 
 
+#: The block size a ``wsgi.file_wrapper`` over a regular file is read in, at
+#: least: an app's 8 KiB (werkzeug's) costs a trip through the bridge per 8 KiB.
+FILE_BLOCK_SIZE = 256 * 1024
+
+
+def _is_regular_file(filelike: object) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(filelike.fileno()).st_mode)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError, TypeError):
+        return False
+
+
 class FileWrapper:
-    """``wsgi.file_wrapper``: iterate a file from its current position in blocks."""
+    """``wsgi.file_wrapper``: iterate a file from its current position in blocks.
+
+    ``blksize`` is PEP 3333's suggestion; a regular file is read in blocks of
+    at least ``FILE_BLOCK_SIZE`` (a larger read of a file never waits for more
+    data, as one of a pipe or socket would). A server that offers pathsend or
+    zerocopysend gets the file whole instead (:func:`file_message`).
+    """
 
     def __init__(self, filelike: IO[bytes], blksize: int = 8192) -> None:
         self.filelike = filelike
@@ -194,8 +215,11 @@ class FileWrapper:
 
     def __iter__(self) -> Iterator[bytes]:
         read = self.filelike.read
+        size = self.blksize
+        if size < FILE_BLOCK_SIZE and _is_regular_file(self.filelike):
+            size = FILE_BLOCK_SIZE
         while True:
-            block = read(self.blksize)
+            block = read(size)
             if not block:
                 return
             yield block
@@ -341,6 +365,7 @@ class _WsgiCall:
         "context",
         "environ",
         "error_after_response",
+        "file_extensions",
         "header_limit",
         "headers",
         "headers_sent",
@@ -360,9 +385,13 @@ class _WsgiCall:
         environ: dict[str, Any],
         out: Channel[Any],
         header_limit: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+        *,
         park_after: float | None = None,
+        file_extensions: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        # Which of pathsend and zerocopysend the server offers, for file responses.
+        self.file_extensions = file_extensions
         self.header_limit = header_limit
         self.environ = environ
         self.out = out
@@ -679,10 +708,37 @@ class _WsgiCall:
         return final
 
     def _drain(self, iterable: Iterable[bytes]) -> list[Message] | None:
-        if (type(iterable) is list or type(iterable) is tuple) and not self.wrote:
-            return self._whole_response(iterable)
+        kind = type(iterable)
+        if (kind is list or kind is tuple) and not self.wrote:
+            return self._whole_response(iterable)  # type: ignore[arg-type]
+        if kind is FileWrapper and self.file_extensions and not self.wrote:
+            sent = self._send_file(iterable)  # type: ignore[arg-type]
+            if sent is not None:
+                return sent
         self.iterator = iter(iterable)
         return self._stream()
+
+    def _send_file(self, wrapper: FileWrapper) -> list[Message] | None:
+        """Hand a file response to the server whole (pathsend or zerocopysend).
+
+        The start and file messages go out as one batch, and this waits until
+        the server took them: with zerocopysend the server reads our file
+        during ``send``, so ``close()`` (which closes it) must come after.
+        Returns the empty final batch, or None to stream the file instead.
+        """
+        if self.status in _NO_BODY_STATUSES or self.environ["REQUEST_METHOD"] == "HEAD":
+            return None
+        if not self.called or self.status == 0:
+            return None  # _stream raises the usual error
+        message = file_message(wrapper.filelike, self.remaining, self.file_extensions)
+        if message is None:
+            return None
+        batch = [self._start_message(), message]
+        self.out.put_many((batch,))
+        self.out.join()
+        if self.remaining is not None:
+            self.remaining = 0
+        return _NOTHING_MORE
 
     def _stream(self) -> list[Message] | None:
         """Hand the iterator's chunks to ``out``; the final batch, or None once parked.
@@ -739,6 +795,57 @@ class _WsgiCall:
                     self.pending = (batch, size)
                     return None
         return self._final_batch()
+
+
+PATHSEND = "http.response.pathsend"
+ZEROCOPYSEND = "http.response.zerocopysend"
+
+
+def file_message(
+    filelike: object, remaining: int | None, extensions: frozenset[str]
+) -> Message | None:
+    """The one ASGI message that sends a ``wsgi.file_wrapper`` response, or None.
+
+    ``http.response.pathsend`` when the server offers it and the file, read from
+    its start to its end, is exactly the body: a regular file still found at
+    its absolute ``name`` (same device and inode), positioned at 0, whose size
+    is the declared Content-Length if any. Otherwise
+    ``http.response.zerocopysend`` from the file's position for the declared
+    length (or to its end), when offered. None when neither fits: the body is
+    then read in blocks as from any iterable (a pipe, a socket, ``BytesIO``, a
+    file shorter than its Content-Length).
+    """
+    try:
+        fd = filelike.fileno()  # type: ignore[attr-defined]
+        position = filelike.tell()  # type: ignore[attr-defined]
+        info = os.fstat(fd)
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or not isinstance(position, int):
+        return None
+    left = max(info.st_size - position, 0)
+    if remaining is not None and remaining > left:
+        return None  # a short file: streamed, so the short response is logged
+    count = left if remaining is None else remaining
+    if PATHSEND in extensions and position == 0 and count == info.st_size:
+        name = getattr(filelike, "name", None)
+        if isinstance(name, str) and os.path.isabs(name):
+            try:
+                named = os.stat(name)
+            except OSError:
+                named = None
+            if named is not None and (named.st_dev, named.st_ino) == (info.st_dev, info.st_ino):
+                return {"type": PATHSEND, "path": name}
+    if ZEROCOPYSEND in extensions:
+        return {
+            "type": ZEROCOPYSEND,
+            "file": filelike,
+            "offset": position,
+            "count": count,
+            # more_body left out (False by default): a batch that ends with
+            # more_body False would end the bridge's ASGI call before close().
+        }
+    return None
 
 
 def _close(iterable: Iterable[bytes]) -> None:
@@ -1065,7 +1172,8 @@ class WsgiToAsgi:
             environ,
             out,
             self.max_response_header_bytes,
-            None if self.pin_response_thread else _PARK_AFTER,
+            park_after=None if self.pin_response_thread else _PARK_AFTER,
+            file_extensions=_file_extensions(scope.get("extensions")),
         )
 
         has_body = length != 0 and (
@@ -1105,7 +1213,7 @@ class WsgiToAsgi:
         app_error: BaseException | None = None
         try:
             item = await out.aget()
-            if type(item) is list and item[-1]["more_body"] is False:
+            if type(item) is list and item and item[-1].get("more_body") is False:
                 # The whole response in one batch: the no-task fast path.
                 for message in item:
                     await send(message)
@@ -1224,6 +1332,16 @@ def wrapped_asgi_to_wsgi(app: object) -> AsgiToWsgi | None:
     return None
 
 
+_NO_EXTENSIONS: frozenset[str] = frozenset()
+
+
+def _file_extensions(extensions: Mapping[str, object] | None) -> frozenset[str]:
+    """Which ways to send a file whole the server offers (ASGI extensions)."""
+    if not extensions:
+        return _NO_EXTENSIONS
+    return frozenset(name for name in (PATHSEND, ZEROCOPYSEND) if name in extensions)
+
+
 def _parked_marker_left(out: Channel[Any]) -> bool:
     """Whether a ``_PARK`` marker waits in the closed ``out``: the call is parked.
 
@@ -1256,8 +1374,8 @@ async def _pump(
         if type(item) is list:
             for message in item:
                 await send(message)
-            if item[-1]["more_body"] is False:
-                return
+            if not item or item[-1].get("more_body") is False:
+                return  # the last body message, or nothing more after a file
             if not receiving:  # streaming: watch for a disconnect meanwhile
                 receiving = True
                 tasks.start_soon(_receive_loop, receive, body, out)
