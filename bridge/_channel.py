@@ -214,6 +214,20 @@ class Channel(Generic[T]):
                 self._t_consumer = None
         raise TimeoutError(f"timed out waiting for {what}")
 
+    def bound_bytes(self, max_bytes: int) -> None:
+        """Bound the channel in bytes from now on (a channel made without ``max_bytes``).
+
+        Items already queued count as size 0. A producer that only sometimes
+        needs the bound turns it on when it does: until then the channel keeps
+        no sizes at all.
+        """
+        if max_bytes < 1:
+            raise ValueError("channel max_bytes must be at least 1")
+        with self._lock:
+            if self._sizes is None:
+                self._sizes = deque([0] * len(self._items))
+            self.max_bytes = self._byte_limit = max_bytes
+
     def _has_room_locked(self, size: int) -> bool:
         if len(self._items) >= self.capacity:
             return False
@@ -291,11 +305,13 @@ class Channel(Generic[T]):
                     ):
                         queued.append(item)
                         self._unfinished += 1
-                        self.peak = max(self.peak, len(queued))
+                        if len(queued) > self.peak:  # noqa: PLR1730 - no call on the hot path
+                            self.peak = len(queued)
                         if sizes is not None:
                             sizes.append(size)
                             self._bytes += size
-                            self.peak_bytes = max(self.peak_bytes, self._bytes)
+                            if self._bytes > self.peak_bytes:  # noqa: PLR1730
+                                self.peak_bytes = self._bytes
                         break
                     wake = self._wake_consumer_locked()
                     waiter = self._t_producer = threading.Lock()

@@ -361,6 +361,7 @@ class _WsgiCall:
         "asgi_ended",
         "body_channel",
         "body_timed_out",
+        "buffer_size",
         "called",
         "context",
         "environ",
@@ -387,6 +388,7 @@ class _WsgiCall:
         header_limit: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES,
         *,
         park_after: float | None = None,
+        buffer_size: int = DEFAULT_RESPONSE_BUFFER_SIZE,
         file_extensions: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
@@ -398,6 +400,9 @@ class _WsgiCall:
         # Seconds to wait for room in ``out`` before parking the iterator and
         # giving the thread back; None keeps the thread for the whole response.
         self.park_after = park_after
+        # response_buffer_size: ``out``'s byte bound, turned on when the response
+        # streams (a response known whole crosses as one batch and needs none).
+        self.buffer_size = buffer_size
         self.context: contextvars.Context | None = None
         self.body_channel: Channel[bytes] | None = None
         # The app's iterable while the response streams (closed exactly once),
@@ -715,6 +720,7 @@ class _WsgiCall:
             sent = self._send_file(iterable)  # type: ignore[arg-type]
             if sent is not None:
                 return sent
+        self.out.bound_bytes(self.buffer_size)
         self.iterator = iter(iterable)
         return self._stream()
 
@@ -1166,14 +1172,16 @@ class WsgiToAsgi:
             return
         max_body = self.max_body_size
         handle = LoopHandle()
-        out: Channel[Any] = Channel(handle, self.send_queue_size, self.response_buffer_size)
+        out: Channel[Any] = Channel(handle, self.send_queue_size)
+        extensions = scope.get("extensions")
         call = _WsgiCall(
             self.app,
             environ,
             out,
             self.max_response_header_bytes,
             park_after=None if self.pin_response_thread else _PARK_AFTER,
-            file_extensions=_file_extensions(scope.get("extensions")),
+            buffer_size=self.response_buffer_size,
+            file_extensions=_file_extensions(extensions) if extensions else _NO_EXTENSIONS,
         )
 
         has_body = length != 0 and (
@@ -1262,7 +1270,9 @@ class WsgiToAsgi:
             if body_channel is not None:
                 body_channel.close(gone)
             call.asgi_ended = True
-            if len(out) and _parked_marker_left(out):
+            # park_after is set to 0 before a _PARK marker is queued: only then
+            # can one be left (a plain check, no call, on the common path).
+            if call.park_after == 0.0 and _parked_marker_left(out):
                 executor.submit_later(call.abandon)  # parked: nobody else closes its iterable
             call.log_unraised_error()
         if app_error is not None:
@@ -1335,10 +1345,8 @@ def wrapped_asgi_to_wsgi(app: object) -> AsgiToWsgi | None:
 _NO_EXTENSIONS: frozenset[str] = frozenset()
 
 
-def _file_extensions(extensions: Mapping[str, object] | None) -> frozenset[str]:
+def _file_extensions(extensions: Mapping[str, object]) -> frozenset[str]:
     """Which ways to send a file whole the server offers (ASGI extensions)."""
-    if not extensions:
-        return _NO_EXTENSIONS
     return frozenset(name for name in (PATHSEND, ZEROCOPYSEND) if name in extensions)
 
 
