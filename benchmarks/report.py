@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
+import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,23 @@ TARGET_E2E = (
     ("Starlette on waitress", "plain WSGI", 0.6),
 )
 
+
+
+def run_meta(module: str, argv: list[str] | None, started: float, *names: str) -> dict[str, Any]:
+    """The header of a scenario benchmark's JSON: when, where, which versions, what command.
+
+    ``started`` is the run's ``time.monotonic()`` at its start; ``names`` are the
+    distributions whose versions matter to it.
+    """
+    return {
+        "date": datetime.date.today().isoformat(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": installed_versions(*names),
+        "command": " ".join([f"python -m {module}", *(argv or sys.argv[1:])]),
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def installed_versions(*names: str) -> dict[str, str]:

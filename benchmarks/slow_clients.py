@@ -49,12 +49,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import importlib.util
 import json
 import math
 import os
-import platform
 import random
 import resource
 import sys
@@ -66,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
-from benchmarks.report import installed_versions
+from benchmarks.report import run_meta
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "benchmarks.slow_clients"
@@ -693,21 +691,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['uploads']['open_at_end']} uploads open at the end"
             )
         results.append(result)
-    meta: dict[str, Any] = {
-        "date": datetime.date.today().isoformat(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "versions": installed_versions(
-            "wsgi-asgi-bridge", "a2wsgi", "flask", "uvicorn", "uvloop", "httptools", "h11",
-            "waitress", "gunicorn",
-        ),
-        "options": options.__dict__,
-        "fd_limit": list(fd_limit),
-        "goal": {"within_share": GOAL_SHARE, "p99_s": GOAL_P99},
-        "command": " ".join(["python -m benchmarks.slow_clients", *(argv or sys.argv[1:])]),
-        "wall_seconds": round(time.monotonic() - started, 1),
-    }
+    meta = run_meta(
+        MODULE, argv, started, "wsgi-asgi-bridge", "a2wsgi", "flask", "uvicorn", "uvloop",
+        "httptools", "h11", "waitress", "gunicorn",
+    )  # fmt: skip
+    meta.update(
+        options=options.__dict__,
+        fd_limit=list(fd_limit),
+        goal={"within_share": GOAL_SHARE, "p99_s": GOAL_P99},
+    )
     if args.json is not None:
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     print(markdown(results, options))

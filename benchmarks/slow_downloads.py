@@ -40,11 +40,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import importlib.util
 import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -57,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
-from benchmarks.report import installed_versions
+from benchmarks.report import run_meta
 from benchmarks.slow_clients import _raise_fd_limit, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -663,19 +661,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['rss']['growth_mib']} MiB, busy max {result['busy']['max']}"
             )
         results.append(result)
-    meta: dict[str, Any] = {
-        "date": datetime.date.today().isoformat(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "versions": installed_versions(
-            "wsgi-asgi-bridge", "a2wsgi", "flask", "uvicorn", "uvloop", "httptools", "waitress"
-        ),
-        "options": options.__dict__,
-        "fd_limit": list(fd_limit),
-        "command": " ".join(["python -m benchmarks.slow_downloads", *(argv or sys.argv[1:])]),
-        "wall_seconds": round(time.monotonic() - started, 1),
-    }
+    meta = run_meta(
+        MODULE, argv, started, "wsgi-asgi-bridge", "a2wsgi", "flask", "uvicorn", "uvloop",
+        "httptools", "waitress",
+    )  # fmt: skip
+    meta.update(options=options.__dict__, fd_limit=list(fd_limit))
     if args.json is not None:
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     print(markdown(results, options))

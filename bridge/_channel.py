@@ -313,12 +313,8 @@ class Channel(Generic[T]):
                             if self._bytes > self.peak_bytes:  # noqa: PLR1730
                                 self.peak_bytes = self._bytes
                         break
-                    wake = self._wake_consumer_locked()
-                    waiter = self._t_producer = threading.Lock()
-                    waiter.acquire()
-                if wake is not None:
-                    wake()
-                self._block(waiter, timeout, producer=True, what="room in the channel")
+                    wake, waiter = self._producer_waiter_locked()
+                self._wait_for_room(wake, waiter, timeout)
         with self._lock:
             wake = self._wake_consumer_locked()
         if wake is not None:
@@ -338,12 +334,22 @@ class Channel(Generic[T]):
                     self._raise_closed()
                 if self._has_room_locked(size):
                     return
-                wake = self._wake_consumer_locked()
-                waiter = self._t_producer = threading.Lock()
-                waiter.acquire()
-            if wake is not None:
-                wake()
-            self._block(waiter, timeout, producer=True, what="room in the channel")
+                wake, waiter = self._producer_waiter_locked()
+            self._wait_for_room(wake, waiter, timeout)
+
+    def _producer_waiter_locked(self) -> tuple[Callable[[], None] | None, threading.Lock]:
+        """A full channel: wake the consumer (it may be asleep) and make a lock to wait on."""
+        wake = self._wake_consumer_locked()
+        waiter = self._t_producer = threading.Lock()
+        waiter.acquire()
+        return wake, waiter
+
+    def _wait_for_room(
+        self, wake: Callable[[], None] | None, waiter: threading.Lock, timeout: float | None
+    ) -> None:
+        if wake is not None:
+            wake()
+        self._block(waiter, timeout, producer=True, what="room in the channel")
 
     def join(self, timeout: float | None = None) -> None:
         """Block until every queued item was acknowledged with ``task_done``."""

@@ -591,13 +591,7 @@ class _WsgiCall:
         self.iterator = self.pending = None
         try:
             if iterable is not None:
-                _close(iterable)
-        except Exception as exc:
-            if self.error_after_response is None:
-                self.error_after_response = exc
-            else:
-                logger.error("the WSGI iterable's close() raised", exc_info=exc)
-            del exc
+                self._close_keeping_error(iterable)
         finally:
             if self.body_channel is not None:
                 self.body_channel.close()
@@ -702,6 +696,15 @@ class _WsgiCall:
             self.iterable = iterable
             return None
         self.iterable = self.iterator = None
+        self._close_keeping_error(iterable)
+        return final
+
+    def _close_keeping_error(self, iterable: Iterable[bytes]) -> None:
+        """``close()`` the iterable after its end; an exception it raises is kept.
+
+        Kept in ``error_after_response``, to be raised once the response went out
+        whole (or logged if an earlier error is already kept there).
+        """
         try:
             _close(iterable)
         except Exception as exc:
@@ -710,7 +713,6 @@ class _WsgiCall:
             else:
                 logger.error("the WSGI iterable's close() raised", exc_info=exc)
             del exc
-        return final
 
     def _drain(self, iterable: Iterable[bytes]) -> list[Message] | None:
         kind = type(iterable)
