@@ -196,9 +196,10 @@ def test_reload_restarts_on_a_code_change(folder: Path, server: str) -> None:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "wsgiref"])
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "wsgiref", "cheroot"])
 def test_ctrl_c_shuts_down_cleanly(folder: Path, server: str) -> None:
     """Ctrl-C in a terminal: SIGINT to the whole foreground process group."""
+    require(server)
     with bridge_serve(folder, "cli_apps:asgi_app", "--server", server) as served:
         response = httpx.get(served.url, timeout=30)
         assert response.status_code == 200
