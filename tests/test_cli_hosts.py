@@ -29,6 +29,8 @@ import httpx
 import pytest
 from test_cli_servers import APPS, bridge_serve, require, sigterm
 
+ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.name == "nt", reason="POSIX signals")]
 
 # Where --root-path is applied by bridge._cli_entry (uWSGI) or by Apache, a request outside it
@@ -91,19 +93,31 @@ def shared_folder() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _as_ordinary_user() -> tuple[str, ...]:
+def as_ordinary_user() -> tuple[str, ...]:
+    """The prefix that runs a command as ``nobody`` when this is root (Apache's rule), or ()."""
     if os.geteuid() != 0:
         return ()
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root, and setpriv (Debian's util-linux) is not installed")
-    return (setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+    prefix = (setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import bridge, mod_wsgi"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if probe.returncode != 0:  # a checkout or venv under a folder only root may enter
+        pytest.skip(f"user nobody cannot run this checkout's Python: {probe.stderr[-300:]}")
+    return prefix
 
 
 @pytest.mark.timeout(120)
 def test_mod_wsgi_express_daemon_processes(shared_folder: Path) -> None:
     require("mod_wsgi")
-    _serve_and_stop(shared_folder, "mod_wsgi", "--threads", "4", prefix=_as_ordinary_user())
+    _serve_and_stop(shared_folder, "mod_wsgi", "--threads", "4", prefix=as_ordinary_user())
 
 
 @pytest.mark.timeout(60)

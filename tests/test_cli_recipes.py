@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 from servers import PY, UWSGI, Command, ServerProcess
+from test_cli_hosts import as_ordinary_user
 from test_cli_servers import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.name == "nt", reason="POSIX signals")]
@@ -61,14 +62,10 @@ def uwsgi_ini(folder: Path) -> Command:
 
 
 def mod_wsgi_express(folder: Path) -> Command:
+    run_as = as_ordinary_user()
+
     def command(port: int) -> list[str]:
         # As documented, plus: a server root in this test's folder, and, as root, a user.
-        run_as = []
-        if os.geteuid() == 0:
-            setpriv = shutil.which("setpriv")
-            if setpriv is None:
-                pytest.skip("running as root, and setpriv (Debian's util-linux) is missing")
-            run_as = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         return [
             *run_as, str(BIN / "mod_wsgi-express"), "start-server",
             "--application-type", "module", "--callable-object", "app",
