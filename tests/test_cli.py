@@ -426,6 +426,7 @@ def test_options_the_new_hosts_lack_exit_2(
     message: str,
 ) -> None:
     monkeypatch.setattr(serve_module, "server_installed", lambda server: True)
+    monkeypatch.setattr("os.geteuid", lambda: 1000, raising=False)  # mod_wsgi refuses root
     assert main(["serve", "cli_apps:asgi_app", *args]) == 2
     err = capsys.readouterr().err
     assert message in err

@@ -239,6 +239,9 @@ def serve(app: Any, kind: str, options: Options) -> int:
         raise CliError(
             f"server {name!r} is not installed: {install_hint(server)}", EXIT_NOT_INSTALLED
         )
+    reason = server.refuse() if server.refuse else ""
+    if reason:
+        raise CliError(reason, EXIT_USAGE)
     plan = make_plan(app, kind, server, options)
     notice = server.notice(kind, plan, options) if server.notice else ""
     if notice:

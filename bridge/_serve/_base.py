@@ -74,6 +74,7 @@ class Server:
     variant_of: str = ""  # another way to run the server named here (kept out of hint lists)
     choose_worker: ChooseWorker | None = None  # when the app decides the worker class
     notice: Callable[[str, Plan, Options], str] | None = None  # printed before serving
+    refuse: Callable[[], str] | None = None  # why it cannot run here, if it cannot
 
 
 @dataclass

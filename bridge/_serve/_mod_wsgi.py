@@ -24,23 +24,25 @@ import shutil
 import tempfile
 from typing import Any
 
-from .._cli_load import EXIT_USAGE, CliError
 from .._detect import WSGI
 from ._base import Options, Plan, Server, child_env, log_level, program, run_child
 
 _APACHE_LEVELS = {"critical": "crit", "warning": "warn"}
 
 
-def run(app: Any, options: Options, plan: Plan) -> int:
+def refuse() -> str:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Apache refuses to serve as root, and mod_wsgi-express would need --user/--group,
         # which this command does not guess: it would silently run the app as someone else.
-        raise CliError(
+        return (
             "Apache does not serve as root: run `bridge serve --server mod_wsgi` as an "
             "ordinary user, or run mod_wsgi-express yourself with --user and --group "
-            "(docs/deployment.md has the command)",
-            EXIT_USAGE,
+            "(docs/deployment.md has the command)"
         )
+    return ""
+
+
+def run(app: Any, options: Options, plan: Plan) -> int:
     server_root = tempfile.mkdtemp(prefix="bridge-mod_wsgi-")
     command = [str(program("mod_wsgi-express")), "start-server"]
     command += ["--application-type", "module", "--callable-object", "app"]
@@ -71,6 +73,7 @@ SERVERS = (
         processes=True,
         threads=True,
         programs=("mod_wsgi-express",),
+        refuse=refuse,
         hint="apt-get install apache2-dev (Apache's development files, on Debian or Ubuntu), "
         "then pip install mod_wsgi",
     ),

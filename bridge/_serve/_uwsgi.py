@@ -8,8 +8,9 @@ to the Python it was installed with). It runs here as
 * ``--master --die-on-term``: a master that stops its workers in order on
   SIGTERM (without ``--die-on-term`` SIGTERM would reload them), the only
   process this command signals;
-* ``--enable-threads``: without it uWSGI runs no Python thread but the
-  request's, and the ``AsgiToWsgi`` event loop thread would never run;
+* ``--enable-threads``: uWSGI documents Python threads as off without it (and
+  without ``--threads``), which would stop the ``AsgiToWsgi`` event loop
+  thread; recent versions turn them on anyway, so it only makes sure;
 * the app loaded once in the master and the workers forked from it (no
   ``--lazy-apps``): the bridge starts no thread before a worker's first
   request, so each worker starts its own loop and lifespan;
