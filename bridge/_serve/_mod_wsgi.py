@@ -11,9 +11,10 @@ The app is named as a module (``--application-type module``) so nothing is
 written but the server root, a temporary folder removed afterwards; the plan
 reaches the daemon processes in the environment, which Apache passes on.
 ``--mount-point`` is mod_wsgi's own root path. Apache refuses to serve as
-root, so this command does too, saying so, rather than pick a user. Apache stops on SIGTERM, and a
-daemon process runs Python's ``atexit`` hooks (the bridge's lifespan shutdown
-among them) as its interpreter is destroyed.
+root, so this command does too (:func:`refuse`), saying so, rather than pick
+a user. Apache stops on SIGTERM, and a daemon process runs Python's
+``atexit`` hooks (the bridge's lifespan shutdown among them) as its
+interpreter is destroyed.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ uWSGI is a C program that embeds Python (``pip install uwsgi`` builds it next
 to the Python it was installed with). It runs here as
 
 * ``--http``: its HTTP router in front of the workers, as uWSGI advises when
-  clients connect to it directly;
+  clients connect to it directly, with ``--http-keepalive`` (without it the
+  router closes every connection after the response without saying so, and a
+  client reusing it loses its next request);
 * ``--master --die-on-term``: a master that stops its workers in order on
   SIGTERM (without ``--die-on-term`` SIGTERM would reload them), the only
   process this command signals;
@@ -45,6 +47,7 @@ from ._base import (
 
 def run(app: Any, options: Options, plan: Plan) -> int:
     command = [str(program("uwsgi")), "--http", bind(options.host, options.port)]
+    command += ["--http-keepalive"]
     command += ["--module", ENTRY, "--virtualenv", sys.prefix]
     command += ["--master", "--die-on-term", "--need-app", "--enable-threads"]
     command += ["--processes", str(options.workers or 1)]
