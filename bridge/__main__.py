@@ -73,16 +73,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{args.app}: {_describe(app, kind)}")
     print("installed servers that can run it:")
     missing = []
+    width = max(map(len, SERVERS)) + 1
     for name, server in SERVERS.items():
         if not server_installed(server):
-            missing.append(f"  {name:15} {install_hint(server)}")
+            missing.append(f"  {name:{width}}{install_hint(server)}")
             continue
         plan = make_plan(app, kind, server, Options(args.app))
         how = plan.wrapping
-        if name == "gunicorn":
+        if "gunicorn" in (name, server.variant_of):
             how += f" (worker class {plan.worker_class})"
         note = f"; {server.note}" if server.note else ""
-        print(f"  {name:15} {how}{note}")
+        print(f"  {name:{width}}{how}{note}")
     if missing:
         print("not installed:")
         print("\n".join(missing))
@@ -170,14 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive,
         metavar="N",
-        help="worker processes (uvicorn, hypercorn, granian, gunicorn)",
+        help="worker processes (uvicorn, hypercorn, granian, gunicorn, uwsgi, mod_wsgi)",
     )
     s.add_argument(
         "--threads",
         type=_positive,
         metavar="N",
-        help="threads for a WSGI app: gunicorn/waitress/granian's pool, "
-        "or bridge.WsgiToAsgi's on an ASGI server",
+        help="threads for a WSGI app: the pool of gunicorn, waitress, granian, cheroot, "
+        "uwsgi or mod_wsgi, or bridge.WsgiToAsgi's on an ASGI server",
     )
     s.add_argument("--root-path", default="", metavar="P", help="the URL prefix the app is under")
     s.add_argument("--log-level", choices=LOG_LEVELS, default="info")

@@ -14,7 +14,7 @@ from typing import Any
 
 from uvicorn_worker import UvicornWorker as _UvicornWorker  # type: ignore[import-untyped]
 
-from ._serve import SPEC_ENV
+from ._serve._base import SPEC_ENV
 
 
 class UvicornWorker(_UvicornWorker):  # type: ignore[misc]

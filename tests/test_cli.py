@@ -390,3 +390,83 @@ def test_python_dash_m_bridge_runs() -> None:
     )
     assert result.returncode == 0
     assert re.fullmatch(r"bridge \d+\.\d+\S*\n", result.stdout)
+
+
+def test_new_hosts_in_inspect_and_their_wrapping(app_module: Path) -> None:
+    asgi, wsgi = load_app("cli_apps:asgi_app"), load_app("cli_apps:wsgi_app")
+    for name in ("uwsgi", "mod_wsgi", "cheroot", "gunicorn-gevent", "granian-wsgi"):
+        plan = make_plan(asgi, ASGI3, SERVERS[name], Options("cli_apps:asgi_app"))
+        assert (plan.speaks, plan.wrapping) == (WSGI, "through bridge.AsgiToWsgi"), name
+    plan = make_plan(wsgi, WSGI, SERVERS["granian-asgi"], Options("x", threads=3))
+    assert (plan.speaks, plan.wrapping, plan.pool_threads) == (
+        ASGI3,
+        "through bridge.WsgiToAsgi",
+        3,
+    )
+    plan = make_plan(asgi, ASGI3, SERVERS["gunicorn-gevent"], Options("x"))
+    assert plan.worker_class == "gevent"
+    plan = make_plan(asgi, ASGI3, SERVERS["uwsgi"], Options("x", workers=4, threads=8))
+    assert plan.pool_threads is None  # uWSGI's own --threads
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--server", "cheroot", "--workers", "2"], "cheroot runs one process"),
+        (["--server", "gunicorn-gevent", "--threads", "4"], "gunicorn-gevent has none"),
+        (["--server", "uwsgi", "--reload"], "uwsgi has no reloader of its own"),
+        (["--server", "mod_wsgi", "--worker-class", "x"], "mod_wsgi has no worker classes"),
+    ],
+)
+def test_options_the_new_hosts_lack_exit_2(
+    app_module: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setattr(serve_module, "server_installed", lambda server: True)
+    monkeypatch.setattr("os.geteuid", lambda: 1000, raising=False)  # mod_wsgi refuses root
+    assert main(["serve", "cli_apps:asgi_app", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "--workers" in args:  # the list of servers that have several comes from the registry
+        assert "use uvicorn, hypercorn, granian, gunicorn, uwsgi or mod_wsgi for several" in err
+
+
+def test_missing_new_hosts_name_what_installs_them(
+    app_module: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: package != "mod_wsgi")
+    assert main(["serve", "cli_apps:asgi_app", "--server", "mod_wsgi"]) == 3
+    err = capsys.readouterr().err
+    assert (
+        "server 'mod_wsgi' is not installed: apt-get install apache2-dev (Apache's development "
+        "files, on Debian or Ubuntu), then pip install mod_wsgi"
+    ) in err
+    monkeypatch.setattr(serve_module, "program", lambda name: None)  # no uwsgi binary
+    assert main(["serve", "cli_apps:asgi_app", "--server", "uwsgi"]) == 3
+    assert "server 'uwsgi' is not installed: pip install 'wsgi-asgi-bridge[uwsgi]'" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: package != "gevent")
+    assert main(["serve", "cli_apps:asgi_app", "--server", "gunicorn-gevent"]) == 3
+    assert "pip install 'wsgi-asgi-bridge[gevent]'" in capsys.readouterr().err
+    monkeypatch.setattr(serve_module, "is_installed", lambda package: package != "cheroot")
+    assert main(["serve", "cli_apps:asgi_app", "--server", "cheroot"]) == 3
+    assert "pip install 'wsgi-asgi-bridge[cheroot]'" in capsys.readouterr().err
+
+
+def test_mod_wsgi_as_root_is_refused_before_apache_starts(
+    app_module: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve_module, "server_installed", lambda server: True)
+    monkeypatch.setattr("os.geteuid", lambda: 0, raising=False)
+    started: list[object] = []
+    monkeypatch.setattr("bridge._serve._base.subprocess.Popen", started.append)
+    with socket.socket() as probe:  # a port that is free now
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    assert main(["serve", "cli_apps:asgi_app", "--server", "mod_wsgi", "--port", port]) == 2
+    assert "Apache does not serve as root" in capsys.readouterr().err
+    assert started == []

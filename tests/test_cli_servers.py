@@ -23,6 +23,8 @@ import httpx
 import pytest
 from servers import ServerProcess
 
+import bridge._serve as serve_module
+
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.name == "nt", reason="POSIX signals")]
 
 APPS = """
@@ -63,7 +65,19 @@ SERVERS = [
     "waitress",
     "werkzeug",
     "wsgiref",
-]
+    "granian-wsgi",
+    "granian-asgi",
+    "gunicorn-gevent",
+    "cheroot",
+    "uwsgi",
+]  # mod_wsgi, which Apache will not run as root, is in tests/test_cli_hosts.py
+
+
+def require(server: str) -> None:
+    """Skip, naming what installs it, when ``server`` is not installed here."""
+    record = serve_module.SERVERS[server]
+    if not serve_module.server_installed(record):
+        pytest.skip(f"{server} is not installed: {serve_module.install_hint(record)}")
 
 
 def sigterm(served: ServerProcess) -> int:
@@ -84,9 +98,15 @@ TRAMPOLINE = (
 
 
 @contextmanager
-def bridge_serve(folder: Path, *args: str) -> Iterator[ServerProcess]:
+def bridge_serve(
+    folder: Path, *args: str, prefix: tuple[str, ...] = ()
+) -> Iterator[ServerProcess]:
+    """``bridge serve ARGS --port N`` in ``folder``; ``prefix`` runs it through another program
+    that execs it (``setpriv`` to run it as another user), so the PID stays the command's."""
+
     def command(port: int) -> list[str]:
         return [
+            *prefix,
             sys.executable,
             "-c",
             TRAMPOLINE,
@@ -123,6 +143,7 @@ def folder(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["wsgi", "asgi"])
 @pytest.mark.parametrize("server", SERVERS)
 def test_serve_answers_and_stops_cleanly_on_sigterm(folder: Path, server: str, kind: str) -> None:
+    require(server)
     args = [f"cli_apps:{kind}_app", "--server", server, "--root-path", "/mount"]
     with bridge_serve(folder, *args, "--log-level", "warning") as served:
         with httpx.Client(base_url=served.url, timeout=30) as client:
@@ -175,9 +196,10 @@ def test_reload_restarts_on_a_code_change(folder: Path, server: str) -> None:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "wsgiref"])
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "wsgiref", "cheroot"])
 def test_ctrl_c_shuts_down_cleanly(folder: Path, server: str) -> None:
     """Ctrl-C in a terminal: SIGINT to the whole foreground process group."""
+    require(server)
     with bridge_serve(folder, "cli_apps:asgi_app", "--server", server) as served:
         response = httpx.get(served.url, timeout=30)
         assert response.status_code == 200
