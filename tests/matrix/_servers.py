@@ -5,14 +5,38 @@ tests/servers.py's :class:`~servers.ServerProcess`; here is only the table of
 servers. A matrix server is ready when an HTTP request to ``/hello`` is
 answered, not when its port is open, because a gunicorn master accepts
 connections before its worker has imported the app.
+
+:data:`HOSTS` are the deployment hosts whose cells check more than the corpus
+(test_matrix.py's ``test_host_lifecycle``): lifespan startup in every worker
+that serves, a stop by PID within :data:`STOP_SECONDS`, and whether lifespan
+shutdown runs there at all (:attr:`Host.shutdown`, as measured; see
+docs/compatibility.md).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from servers import Command, ServerProcess, daphne, gunicorn, hypercorn, script, uvicorn, waitress
+from servers import (
+    UWSGI,
+    Command,
+    ServerProcess,
+    cheroot,
+    daphne,
+    granian,
+    gunicorn,
+    hypercorn,
+    mod_wsgi_blocker,
+    mod_wsgi_express,
+    script,
+    uvicorn,
+    uwsgi,
+    waitress,
+)
 
 STARTUP_SECONDS = 60
 PORT_ATTEMPTS = 3
@@ -41,15 +65,139 @@ WSGI_SERVERS: dict[str, Builder] = {
     "werkzeug": lambda target: script(target, "werkzeug"),
 }
 
+# A host must have exited this long after its stop signal (all of them take
+# about a second or less; uWSGI's master waits a second for its workers).
+STOP_SECONDS = 20
+
+
+def _missing(module: str, package: str) -> Callable[[Path], str | None]:
+    def blocker(markers: Path) -> str | None:
+        if importlib.util.find_spec(module) is None:
+            return f"{package} is not installed (pip install {package}, or make venv)"
+        return None
+
+    return blocker
+
+
+def _no_uwsgi(markers: Path) -> str | None:
+    return None if UWSGI is not None else "uWSGI is not installed (pip install uwsgi)"
+
+
+@dataclass(frozen=True)
+class Host:
+    """A deployment host: how to start it, and what its cell must find."""
+
+    kind: str  # "asgi": an ASGI app through AsgiToWsgi; "wsgi": a WSGI app through WsgiToAsgi
+    label: str  # the command line, as docs/compatibility.md shows it
+    command: Callable[[str, Path], Command]  # (target, markers folder) -> command
+    blocker: Callable[[Path], str | None]  # why it cannot run here (the cell skips), or None
+    prefork: bool = False  # a master process forks the workers and serves nothing itself
+    stop_signal: signal.Signals = signal.SIGTERM
+    shutdown: bool = True  # lifespan shutdown runs in every worker that started up (measured)
+    lifespan: bool = True  # the app reports its lifespan startup (GET /worker)
+
+
+_UWSGI_THREADS = ("--enable-threads", "--threads", "4")
+_MOD_WSGI_POOL = ("--processes", "2", "--threads", "4", "--chunked-request")
+HOSTS: dict[str, Host] = {
+    "uwsgi-http": Host(
+        "asgi",
+        "uwsgi --http (no --enable-threads, one process)",
+        lambda target, _: uwsgi(target, "--http"),
+        _no_uwsgi,
+        prefork=True,
+    ),
+    "uwsgi-http-socket-threads": Host(
+        "asgi",
+        "uwsgi --http-socket --enable-threads --threads 4",
+        lambda target, _: uwsgi(target, "--http-socket", *_UWSGI_THREADS),
+        _no_uwsgi,
+        prefork=True,
+    ),
+    "uwsgi-prefork": Host(
+        "asgi",
+        "uwsgi --http-socket --processes 3 (the app imported in the master, then forked)",
+        lambda target, _: uwsgi(target, "--http-socket", "--processes", "3"),
+        _no_uwsgi,
+        prefork=True,
+    ),
+    "uwsgi-prefork-lazy-apps": Host(
+        "asgi",
+        "uwsgi --http --processes 2 --enable-threads --threads 4 --lazy-apps",
+        lambda target, _: uwsgi(
+            target, "--http", "--processes", "2", *_UWSGI_THREADS, "--lazy-apps"
+        ),
+        _no_uwsgi,
+        prefork=True,
+    ),
+    "mod_wsgi-daemon": Host(
+        "asgi",
+        "mod_wsgi-express start-server --processes 2 --threads 4 --chunked-request "
+        "(daemon mode, main interpreter)",
+        lambda target, markers: mod_wsgi_express(target, markers / "apache", *_MOD_WSGI_POOL),
+        mod_wsgi_blocker,
+        prefork=True,
+    ),
+    "mod_wsgi-subinterpreter": Host(
+        "asgi",
+        "mod_wsgi-express start-server --processes 2 --threads 4 --chunked-request "
+        "--application-group bridge "
+        "(daemon mode, a sub-interpreter)",
+        lambda target, markers: mod_wsgi_express(
+            target, markers / "apache", *_MOD_WSGI_POOL, "--application-group", "bridge"
+        ),
+        mod_wsgi_blocker,
+        prefork=True,
+        shutdown=False,
+    ),
+    "cheroot": Host(
+        "asgi",
+        "cheroot --threads 4 (its command line; stopped with SIGTERM)",
+        lambda target, _: cheroot(target, "--threads", "4"),
+        _missing("cheroot", "cheroot"),
+        shutdown=False,
+    ),
+    "gunicorn-gevent": Host(
+        "asgi",
+        "gunicorn -k gevent -w 2",
+        lambda target, _: gunicorn(target, "-k", "gevent", "-w", "2"),
+        _missing("gevent", "gevent"),
+        prefork=True,
+    ),
+    "granian-wsgi": Host(
+        "asgi",
+        "granian --interface wsgi --workers 2 --blocking-threads 4",
+        lambda target, _: granian(target, "wsgi", "--workers", "2", "--blocking-threads", "4"),
+        _missing("granian", "granian"),
+        prefork=True,
+        shutdown=False,
+    ),
+    "granian-asgi": Host(
+        "wsgi",
+        "granian --interface asgi --workers 2",
+        lambda target, _: granian(target, "asgi", "--workers", "2"),
+        _missing("granian", "granian"),
+        prefork=True,
+        lifespan=False,
+    ),
+}
+
 SERVERS = {**ASGI_SERVERS, **WSGI_SERVERS}
 
 
-def start(server: str, target: str, log: Path) -> ServerProcess:
-    """``server`` serving ``target``, ready once ``GET /hello`` is answered."""
+def start(server: str, target: str, log: Path, markers: Path | None = None) -> ServerProcess:
+    """``server`` serving ``target``, ready once ``GET /hello`` is answered.
+
+    ``markers`` is where the app leaves its files (``MARKER_DIR``); the log's
+    folder if not given.
+    """
+    markers = log.parent if markers is None else markers
+    host = HOSTS.get(server)
+    command = host.command(target, markers) if host is not None else SERVERS[server](target)
     return ServerProcess(
         f"{server} {target}",
-        SERVERS[server](target),
-        log.parent,
+        command,
+        markers,
         log=log,
         ready_path="/hello",
         startup_seconds=STARTUP_SECONDS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -12,7 +13,16 @@ from bridge import AsgiToWsgi
 from . import _common as c
 
 JSON = "application/json"
-app = FastAPI()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    c.lifespan_started()
+    yield
+    c.lifespan_stopped()
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.api_route("/hello", methods=["GET", "HEAD"])
@@ -60,6 +70,11 @@ async def cookies() -> Response:
     response.headers.append("X-Repeated", "one")
     response.headers.append("X-Repeated", "two")
     return response
+
+
+@app.get("/worker")
+async def worker() -> Response:
+    return Response(c.worker_body(), media_type=JSON)
 
 
 bridged = AsgiToWsgi(app)
