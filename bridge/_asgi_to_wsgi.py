@@ -62,6 +62,7 @@ from asgiref.compatibility import guarantee_single_callable
 
 from ._channel import Channel, LoopHandle
 from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestRejected
+from ._hosts import check_wsgi_host
 from ._http import check_asgi_status, decode_asgi_headers, status_line
 from ._lifespan import Lifespan, LifespanFailed
 from ._limits import (
@@ -910,6 +911,8 @@ class AsgiToWsgi:
     Raises:
         ValueError: `lifespan` is not one of the three values, or `chunk_size`
             is less than 1.
+        RuntimeError: the WSGI host cannot run the loop thread (uWSGI before
+            2.0.27 without `--enable-threads`).
     """
 
     def __init__(
@@ -932,6 +935,7 @@ class AsgiToWsgi:
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        check_wsgi_host()  # a host that cannot run the loop thread fails at app load
         check_limits(
             max_body_size=max_body_size,
             max_header_count=max_header_count,
