@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +96,25 @@ class Host:
     stop_signal: signal.Signals = signal.SIGTERM
     shutdown: bool = True  # lifespan shutdown runs in every worker that started up (measured)
     lifespan: bool = True  # the app reports its lifespan startup (GET /worker)
+    # Stopped while a request is in flight (measured): does the client get its
+    # answer, and does lifespan shutdown run in the worker that was busy with it?
+    in_flight_answered: bool = False
+    in_flight_shutdown: bool = False
+    # For a host that is ready (answers /hello) before all its workers are: whether
+    # its log says they all are. The tests stop it only then.
+    all_started: Callable[[str], bool] | None = None
+
+
+def _granian_started(workers: int) -> Callable[[str], bool]:
+    # granian 2.8 loses a SIGTERM that reaches a worker before it logged "Started":
+    # that worker waits for ever, and so does granian's main process for it.
+    return lambda log: log.count("Started worker-") >= workers
 
 
 _UWSGI_THREADS = ("--enable-threads", "--threads", "4")
+# uWSGI's documented way to make SIGTERM a graceful stop: the workers finish their
+# requests (and so run atexit) instead of being killed after a second.
+_UWSGI_GRACEFUL = ("--hook-master-start", "unix_signal:15 gracefully_kill_them_all")
 _MOD_WSGI_POOL = ("--processes", "2", "--threads", "4", "--chunked-request")
 HOSTS: dict[str, Host] = {
     "uwsgi-http": Host(
@@ -130,6 +147,16 @@ HOSTS: dict[str, Host] = {
         _no_uwsgi,
         prefork=True,
     ),
+    "uwsgi-graceful": Host(
+        "asgi",
+        'uwsgi --http-socket --processes 2 --hook-master-start "unix_signal:15 '
+        'gracefully_kill_them_all" (SIGTERM stops gracefully)',
+        lambda target, _: uwsgi(target, "--http-socket", "--processes", "2", *_UWSGI_GRACEFUL),
+        _no_uwsgi,
+        prefork=True,
+        in_flight_answered=True,
+        in_flight_shutdown=True,
+    ),
     "mod_wsgi-daemon": Host(
         "asgi",
         "mod_wsgi-express start-server --processes 2 --threads 4 --chunked-request "
@@ -137,6 +164,7 @@ HOSTS: dict[str, Host] = {
         lambda target, markers: mod_wsgi_express(target, markers / "apache", *_MOD_WSGI_POOL),
         mod_wsgi_blocker,
         prefork=True,
+        in_flight_shutdown=True,
     ),
     "mod_wsgi-subinterpreter": Host(
         "asgi",
@@ -163,6 +191,8 @@ HOSTS: dict[str, Host] = {
         lambda target, _: gunicorn(target, "-k", "gevent", "-w", "2"),
         _missing("gevent", "gevent"),
         prefork=True,
+        in_flight_answered=True,
+        in_flight_shutdown=True,
     ),
     "granian-wsgi": Host(
         "asgi",
@@ -171,6 +201,8 @@ HOSTS: dict[str, Host] = {
         _missing("granian", "granian"),
         prefork=True,
         shutdown=False,
+        in_flight_answered=True,
+        all_started=_granian_started(2),
     ),
     "granian-asgi": Host(
         "wsgi",
@@ -179,10 +211,22 @@ HOSTS: dict[str, Host] = {
         _missing("granian", "granian"),
         prefork=True,
         lifespan=False,
+        all_started=_granian_started(2),
     ),
 }
 
 SERVERS = {**ASGI_SERVERS, **WSGI_SERVERS}
+
+
+def wait_all_started(host: Host, process: ServerProcess) -> None:
+    """Return once ``host``'s log says all its workers started (bounded)."""
+    if host.all_started is None:
+        return
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not host.all_started(process.log.read_text(errors="replace")):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{process.name}: not all workers started (log: {process.log})")
+        time.sleep(0.05)  # polling the server's log, bounded by the deadline
 
 
 def start(server: str, target: str, log: Path, markers: Path | None = None) -> ServerProcess:

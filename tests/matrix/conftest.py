@@ -26,6 +26,7 @@ PACKAGES = (
 
 _outcomes: dict[str, dict[str, Any]] = {}
 _hosts: dict[str, dict[str, Any]] = {}
+_in_flight: dict[str, dict[str, Any]] = {}
 
 
 def _host_outcome(report: pytest.TestReport, seen: dict[str, Any]) -> None:
@@ -45,6 +46,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     properties = dict(report.user_properties)
     if isinstance(properties.get("host"), dict):
         _host_outcome(report, properties["host"])
+    if isinstance(properties.get("in_flight"), dict) and report.when == "call":
+        _in_flight[report.nodeid] = {**properties["in_flight"], "outcome": report.outcome}
     cell = properties.get("matrix")
     if not isinstance(cell, dict):
         return
@@ -74,7 +77,7 @@ def _versions() -> dict[str, str]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get(JSON_ENV)
-    if not target or not (_outcomes or _hosts):
+    if not target or not (_outcomes or _hosts or _in_flight):
         return
     data = {
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -82,5 +85,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "versions": _versions(),
         "cells": sorted(_outcomes.values(), key=lambda c: (c["kind"], c["app"], c["server"])),
         "hosts": sorted(_hosts.values(), key=lambda h: (h["kind"], h["server"])),
+        "in_flight": sorted(_in_flight.values(), key=lambda h: h["server"]),
     }
     Path(target).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")

@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from ._servers import ASGI_SERVERS, HOSTS, STOP_SECONDS, Host, start
+from ._servers import ASGI_SERVERS, HOSTS, STOP_SECONDS, Host, start, wait_all_started
 from .corpus import CORPUS, ITEMS, Answer, Item, comparable, same_answer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -220,6 +220,7 @@ def _lifecycle(process: Any, host: Host, markers: Path) -> dict[str, Any]:
                     continue
                 found = answer.json()
                 served[found["pid"]] = served.get(found["pid"], True) and found["startup"]
+    wait_all_started(host, process)
     pid = process.proc.pid
     started = time.monotonic()
     os.kill(pid, signal.SIGTERM)
@@ -379,3 +380,62 @@ def test_host_lifecycle(server: str, logs: Path, record_property: Any) -> None:
         assert shutdown == startup, f"{server}: shutdown ran in {shutdown}, startup in {startup}"
     else:
         assert not shutdown, f"{server}: lifespan shutdown ran in {shutdown} (expected: never)"
+
+
+# The in-flight request of test_stop_with_a_request_in_flight: it outlasts uWSGI's
+# one second of mercy for busy workers, and the stop bound is far above it.
+IN_FLIGHT_SECONDS = 3
+IN_FLIGHT_HOSTS = [name for name, h in HOSTS.items() if h.lifespan]
+
+
+@pytest.mark.parametrize("server", [pytest.param(name, id=name) for name in IN_FLIGHT_HOSTS])
+def test_stop_with_a_request_in_flight(server: str, logs: Path, record_property: Any) -> None:
+    """SIGTERM while a request sleeps: the server exits within the bound, leaves
+    nothing behind, and (as measured per host, ``Host.in_flight_*``) the client
+    gets its answer or not, and the busy worker runs lifespan shutdown or not."""
+    host = HOSTS[server]
+    markers = Path(tempfile.mkdtemp(prefix=f"matrix-in-flight-{server}-"))
+    markers.chmod(0o777)
+    try:
+        missing = host.blocker(markers)
+        if missing:
+            pytest.skip(missing)
+        target = _target(host.kind, HOST_APPS[host.kind], True)
+        process = start(server, target, logs / f"in-flight-{server}.log", markers)
+        try:
+            wait_all_started(host, process)
+            with ThreadPoolExecutor(1) as pool:
+                slow = pool.submit(
+                    Item("slow", "GET", f"/sleep/{IN_FLIGHT_SECONDS}").send, process.port, 30
+                )
+                deadline = time.monotonic() + 30
+                while not _pids(markers, "busy") and time.monotonic() < deadline:
+                    time.sleep(0.02)  # polling for the app to take the request, bounded
+                busy = _pids(markers, "busy")
+                assert len(busy) == 1, f"the slow request never reached the app: {busy}"
+                os.kill(process.proc.pid, signal.SIGTERM)
+                try:
+                    returncode: int | None = process.proc.wait(timeout=STOP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    returncode = None
+                try:
+                    answer: Answer | None = slow.result(timeout=30)
+                except OSError:  # the connection was closed without an answer
+                    answer = None
+            deadline = time.monotonic() + GROUP_EXIT_SECONDS
+            while _group_alive(process.proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling for the workers to go, bounded by the deadline
+            left = _group_alive(process.proc.pid)
+        finally:
+            process.kill()
+        answered = answer is not None and answer.status == 200
+        busy_shutdown = busy[0] in _pids(markers, "shutdown")
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
+    record_property(
+        "in_flight", {"server": server, "answered": answered, "busy_shutdown": busy_shutdown}
+    )
+    assert returncode is not None, f"{server} did not exit within {STOP_SECONDS} s of SIGTERM"
+    assert not left, f"{server} left processes behind"
+    assert answered == host.in_flight_answered, (server, answer)
+    assert busy_shutdown == host.in_flight_shutdown, (server, "busy worker shutdown")

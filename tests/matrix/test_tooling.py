@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,25 @@ def test_a_block_is_replaced_between_its_markers_only() -> None:
     assert report.replace_block(page, "table", "new") == f"intro\n{begin}\nnew\n{end}\noutro\n"
     with pytest.raises(SystemExit):
         report.replace_block("no markers", "table", "new")
+
+
+def test_a_host_missing_here_skips_its_cells_naming_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from . import test_matrix
+
+    missing = dataclasses.replace(
+        _servers.HOSTS["cheroot"], blocker=lambda markers: "cheroot is not installed (pip ...)"
+    )
+    monkeypatch.setitem(test_matrix.HOSTS, "cheroot", missing)
+    with pytest.raises(pytest.skip.Exception, match="cheroot is not installed"):
+        test_matrix._replay("cheroot", "no.such:target", tmp_path, "fastapi")
+    with pytest.raises(pytest.skip.Exception, match="cheroot is not installed"):
+        test_matrix._replay("cheroot", "no.such:target", tmp_path, "fastapi")  # kept
+
+
+def test_mod_wsgi_missing_names_apache2_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(servers, "MOD_WSGI_EXPRESS", None)
+    reason = servers.mod_wsgi_blocker(Path("/tmp"))
+    assert reason is not None
+    assert "apache2-dev" in reason

@@ -11,6 +11,8 @@ Routes (each framework implements them with its own API):
 ``GET /cookies``      sets two cookies (two Set-Cookie headers) and sends X-Repeated
                       twice (one, two), or once as "one, two" where the framework
                       keeps response headers in a dict (Django, Litestar)
+``GET /sleep/<s>``    leaves ``busy.<pid>`` in ``MARKER_DIR``, then answers after ``s``
+                      seconds (at most MAX_SLEEP; FastAPI only)
 ``GET /worker``       JSON ``{"pid", "startup"}``: this process's id and whether the
                       app's lifespan startup ran in it (FastAPI only; the host cells
                       in test_hosts.py read it)
@@ -30,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 STREAM_CHUNKS = 64
+MAX_SLEEP = 10.0
 ECHOED_HEADERS = ("x-multi", "x-single", "cookie")
 
 
@@ -94,6 +97,10 @@ def lifespan_started() -> None:
 
 def lifespan_stopped() -> None:
     _marker("shutdown")
+
+
+def request_busy() -> None:
+    _marker("busy")
 
 
 def worker_body() -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,6 +76,13 @@ async def cookies() -> Response:
 @app.get("/worker")
 async def worker() -> Response:
     return Response(c.worker_body(), media_type=JSON)
+
+
+@app.get("/sleep/{seconds}")
+async def sleep(seconds: float) -> Response:
+    c.request_busy()
+    await asyncio.sleep(min(seconds, c.MAX_SLEEP))
+    return PlainTextResponse("slept\n")
 
 
 bridged = AsgiToWsgi(app)
