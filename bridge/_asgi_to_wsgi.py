@@ -46,7 +46,6 @@ logged once: by the host where it sees it, by the bridge only where it cannot.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import io
 import logging
 import os
@@ -62,7 +61,7 @@ from asgiref.compatibility import guarantee_single_callable
 
 from ._channel import Channel, LoopHandle
 from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestRejected
-from ._hosts import check_wsgi_host
+from ._hosts import at_process_exit, check_wsgi_host
 from ._http import check_asgi_status, decode_asgi_headers, status_line
 from ._lifespan import Lifespan, LifespanFailed
 from ._limits import (
@@ -968,7 +967,7 @@ class AsgiToWsgi:
                 except Exception:  # nobody is left to raise it to
                     logger.exception("ASGI lifespan shutdown raised")
 
-        atexit.register(_close_at_exit)
+        at_process_exit(self, _close_at_exit)  # atexit; granian's workers skip it
 
     def _process_lock(self) -> threading.Lock:
         pid = os.getpid()

@@ -200,8 +200,8 @@ HOSTS: dict[str, Host] = {
         lambda target, _: granian(target, "wsgi", "--workers", "2", "--blocking-threads", "4"),
         _missing("granian", "granian"),
         prefork=True,
-        shutdown=False,
         in_flight_answered=True,
+        in_flight_shutdown=True,
         all_started=_granian_started(2),
     ),
     "granian-asgi": Host(
