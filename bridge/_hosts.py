@@ -22,8 +22,12 @@ granian's workers are such children. Such a child runs
 ``multiprocessing.util``'s finalizers before ``os._exit()``, so
 :func:`at_process_exit` registers the hook there too, in this process and
 again in each multiprocessing child (which clears the finalizers it
-inherited). It runs once: the adapter's ``close()`` does nothing the second
-time, and leaves alone a loop that another process started.
+inherited). In a mod_wsgi sub-interpreter, ``atexit`` runs while mod_wsgi
+destroys the interpreter, when the loop thread no longer runs, so shutdown
+would never finish; mod_wsgi's own ``subscribe_shutdown()`` runs earlier, while
+threads still do, so the hook is registered there too when mod_wsgi is the
+host. It runs once: the adapter's ``close()`` does nothing the second time,
+and leaves alone a loop that another process started.
 """
 
 from __future__ import annotations
@@ -59,3 +63,7 @@ def at_process_exit(owner: object, hook: Callable[[], None]) -> None:
     atexit.register(hook)
     _finalize(hook)
     multiprocessing.util.register_after_fork(owner, lambda _: _finalize(hook))
+    mod_wsgi = sys.modules.get("mod_wsgi")  # Apache's mod_wsgi puts it in every interpreter
+    subscribe = getattr(mod_wsgi, "subscribe_shutdown", None)
+    if subscribe is not None:
+        subscribe(lambda *event, **details: hook())  # (event name, **details)

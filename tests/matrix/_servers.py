@@ -176,7 +176,7 @@ HOSTS: dict[str, Host] = {
         ),
         mod_wsgi_blocker,
         prefork=True,
-        shutdown=False,
+        in_flight_shutdown=True,
     ),
     "cheroot": Host(
         "asgi",
