@@ -185,6 +185,15 @@ HOSTS: dict[str, Host] = {
         _missing("cheroot", "cheroot"),
         shutdown=False,
     ),
+    "cheroot-sigint": Host(
+        "asgi",
+        "cheroot --threads 4 (its command line; stopped with SIGINT)",
+        lambda target, _: cheroot(target, "--threads", "4"),
+        _missing("cheroot", "cheroot"),
+        stop_signal=signal.SIGINT,
+        in_flight_answered=True,
+        in_flight_shutdown=True,
+    ),
     "gunicorn-gevent": Host(
         "asgi",
         "gunicorn -k gevent -w 2",

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -88,11 +87,15 @@ IMPOSSIBLE: dict[tuple[str, str, str], str] = {
         for server in HOSTS
         if server.startswith("uwsgi")
     },
-    ("*", "cheroot", "repeated-headers"): (
-        "cheroot keeps only the last of a repeated request header (X-Multi: first, then "
-        "X-Multi: second reach the environ as HTTP_X_MULTI 'second'), except for the few "
-        "headers it knows to be comma-separated lists (Accept, ...)"
-    ),
+    **{
+        ("*", server, "repeated-headers"): (
+            "cheroot keeps only the last of a repeated request header (X-Multi: first, then "
+            "X-Multi: second reach the environ as HTTP_X_MULTI 'second'), except for the few "
+            "headers it knows to be comma-separated lists (Accept, ...)"
+        )
+        for server in HOSTS
+        if server.startswith("cheroot")
+    },
 }
 # (server, item) -> how the host itself rewrites what any WSGI app sends, in a way
 # RFC 9110 makes equivalent; the test asserts what the item expects (natively and
@@ -200,8 +203,8 @@ def _lifecycle(process: Any, host: Host, markers: Path) -> dict[str, Any]:
     """Which workers served and had started up; then stop the server by its PID.
 
     ``/worker`` is asked from several threads at once so that more than one
-    worker of a prefork host answers. The stop signal goes to the server's
-    PID only (as a process manager sends it); the server must exit within
+    worker of a prefork host answers. The stop signal (``Host.stop_signal``)
+    goes to the server's PID only (as a process manager sends it); the server must exit within
     STOP_SECONDS and its workers leave its process group within
     GROUP_EXIT_SECONDS more. Then the app's ``shutdown.<pid>`` markers say
     in which processes lifespan shutdown ran.
@@ -223,7 +226,7 @@ def _lifecycle(process: Any, host: Host, markers: Path) -> dict[str, Any]:
     wait_all_started(host, process)
     pid = process.proc.pid
     started = time.monotonic()
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, host.stop_signal)
     try:
         returncode: int | None = process.proc.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:
@@ -362,7 +365,8 @@ def test_host_lifecycle(server: str, logs: Path, record_property: Any) -> None:
     assert seen is not None, f"{server}: the cell stopped before its lifecycle checks"
     record_property("host", {"server": server, "kind": host.kind, "app": app, **seen})
     assert seen["returncode"] is not None, (
-        f"{server} did not exit within {STOP_SECONDS} s of SIGTERM (log: {seen['log']})"
+        f"{server} did not exit within {STOP_SECONDS} s of {host.stop_signal.name} "
+        f"(log: {seen['log']})"
     )
     assert not seen["group_left"], f"{server} left processes behind (log: {seen['log']})"
     if not host.lifespan:
@@ -390,9 +394,10 @@ IN_FLIGHT_HOSTS = [name for name, h in HOSTS.items() if h.lifespan]
 
 @pytest.mark.parametrize("server", [pytest.param(name, id=name) for name in IN_FLIGHT_HOSTS])
 def test_stop_with_a_request_in_flight(server: str, logs: Path, record_property: Any) -> None:
-    """SIGTERM while a request sleeps: the server exits within the bound, leaves
-    nothing behind, and (as measured per host, ``Host.in_flight_*``) the client
-    gets its answer or not, and the busy worker runs lifespan shutdown or not."""
+    """The host's stop signal while a request sleeps: the server exits within the
+    bound, leaves nothing behind, and (as measured per host, ``Host.in_flight_*``)
+    the client gets its answer or not, and the busy worker runs lifespan shutdown
+    or not."""
     host = HOSTS[server]
     markers = Path(tempfile.mkdtemp(prefix=f"matrix-in-flight-{server}-"))
     markers.chmod(0o777)
@@ -413,7 +418,7 @@ def test_stop_with_a_request_in_flight(server: str, logs: Path, record_property:
                     time.sleep(0.02)  # polling for the app to take the request, bounded
                 busy = _pids(markers, "busy")
                 assert len(busy) == 1, f"the slow request never reached the app: {busy}"
-                os.kill(process.proc.pid, signal.SIGTERM)
+                os.kill(process.proc.pid, host.stop_signal)
                 try:
                     returncode: int | None = process.proc.wait(timeout=STOP_SECONDS)
                 except subprocess.TimeoutExpired:
@@ -435,7 +440,7 @@ def test_stop_with_a_request_in_flight(server: str, logs: Path, record_property:
     record_property(
         "in_flight", {"server": server, "answered": answered, "busy_shutdown": busy_shutdown}
     )
-    assert returncode is not None, f"{server} did not exit within {STOP_SECONDS} s of SIGTERM"
+    assert returncode is not None, f"{server} did not exit within {STOP_SECONDS} s of the signal"
     assert not left, f"{server} left processes behind"
     assert answered == host.in_flight_answered, (server, answer)
     assert busy_shutdown == host.in_flight_shutdown, (server, "busy worker shutdown")
