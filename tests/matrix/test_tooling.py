@@ -103,3 +103,39 @@ def test_mod_wsgi_missing_names_apache2_dev(monkeypatch: pytest.MonkeyPatch) -> 
     reason = servers.mod_wsgi_blocker(Path("/tmp"))
     assert reason is not None
     assert "apache2-dev" in reason
+
+
+def test_the_hosts_table_shows_each_hosts_lifecycle() -> None:
+    seen = {
+        "server": "granian-wsgi",
+        "kind": "asgi",
+        "served": {"11": True, "12": True},
+        "startup_pids": [11, 12],
+        "shutdown_pids": [],
+        "returncode": 0,
+        "stop_seconds": 0.1,
+        "group_left": False,
+        "outcome": "failed",
+    }
+    flight = {"server": "granian-wsgi", "answered": True, "busy_shutdown": False}
+    cells = [_record("granian-wsgi", item.id, "passed") for item in CORPUS]
+    for cell in cells:
+        cell["app"] = report.HOST_APPS["asgi"]
+    data = {
+        "finished": "then",
+        "python": "CPython 3.x",
+        "versions": {},
+        "cells": cells,
+        "hosts": [seen],
+        "in_flight": [{**flight, "outcome": "passed"}],
+    }
+    table = report.render_table(data)
+    row = next(line for line in table.splitlines() if line.startswith("| `granian-wsgi`"))
+    columns = [part.strip() for part in row.strip("|").split("|")]
+    total = len(CORPUS)
+    assert columns[1] == f"✅ {total}/{total}"
+    assert columns[2] == "❌ in each of the 2 serving workers"
+    assert columns[3] == "SIGTERM: ❌ exited (0) after 0.1 s"
+    assert columns[4] == "❌ does not run (0 of 2)"
+    assert columns[5] == "✅ answered; its worker skips shutdown"
+    assert "| `cheroot`:" in table and "not run" in table
