@@ -75,7 +75,10 @@ def _lifecycle_text(seen: dict[str, Any] | None, lifespan: bool) -> tuple[str, s
     served = len(seen["served"])
     started = len(seen["startup_pids"])
     done = len(seen["shutdown_pids"])
-    startup = f"{mark} in each of the {served} serving worker{'s' * (served != 1)}"
+    if served == 1:
+        startup = f"{mark} in the one worker that served"
+    else:
+        startup = f"{mark} in each of the {served} workers that served"
     if done == started:
         shutdown = f"{mark} runs in every worker ({done} of {started})"
     else:

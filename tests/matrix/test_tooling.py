@@ -134,7 +134,7 @@ def test_the_hosts_table_shows_each_hosts_lifecycle() -> None:
     columns = [part.strip() for part in row.strip("|").split("|")]
     total = len(CORPUS)
     assert columns[1] == f"✅ {total}/{total}"
-    assert columns[2] == "❌ in each of the 2 serving workers"
+    assert columns[2] == "❌ in each of the 2 workers that served"
     assert columns[3] == "SIGTERM: ❌ exited (0) after 0.1 s"
     assert columns[4] == "❌ does not run (0 of 2)"
     assert columns[5] == "✅ answered; its worker skips shutdown"
