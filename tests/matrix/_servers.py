@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servers import (
+    PY,
     UWSGI,
     Command,
     ServerProcess,
@@ -227,6 +228,20 @@ HOSTS: dict[str, Host] = {
 SERVERS = {**ASGI_SERVERS, **WSGI_SERVERS}
 
 
+# Starts a host with SIGINT at its default, as a terminal or a process manager would,
+# even when this process runs with SIGINT ignored (a background job: an ignored signal
+# is inherited, and then cheroot would not stop on SIGINT, nor uWSGI's lazy workers on
+# their master's). The exec keeps the PID that the tests signal.
+_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def _with_default_sigint(command: Command) -> Command:
+    return lambda port: [PY, "-c", _DEFAULT_SIGINT, *command(port)]
+
+
 def wait_all_started(host: Host, process: ServerProcess) -> None:
     """Return once ``host``'s log says all its workers started (bounded)."""
     if host.all_started is None:
@@ -247,6 +262,8 @@ def start(server: str, target: str, log: Path, markers: Path | None = None) -> S
     markers = log.parent if markers is None else markers
     host = HOSTS.get(server)
     command = host.command(target, markers) if host is not None else SERVERS[server](target)
+    if host is not None:
+        command = _with_default_sigint(command)
     return ServerProcess(
         f"{server} {target}",
         command,
