@@ -19,10 +19,16 @@ help:
 	@echo "make tox    - tests on python3.10 ... 3.13 (pyenv), lint, type and docs"
 	@echo "make docs   - the documentation site into site/ (mkdocs build --strict, offline)"
 
+# mod_wsgi compiles only against Apache's headers (`apxs`, Debian's apache2-dev): its
+# extra is installed where apxs is found, and the mod_wsgi matrix cells skip elsewhere,
+# naming apache2-dev. .ci/run installs apache2-dev on CI.
+comma := ,
+EXTRAS := dev,bench,docs$(if $(shell command -v apxs 2>/dev/null),$(comma)modwsgi)
+
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,bench,docs]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 venv: $(STAMP)

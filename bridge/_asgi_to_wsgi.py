@@ -52,7 +52,6 @@ logged once: by the host where it sees it, by the bridge only where it cannot.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import io
 import logging
 import os
@@ -68,6 +67,7 @@ from asgiref.compatibility import guarantee_single_callable
 
 from ._channel import Channel, LoopHandle
 from ._errors import RAISES_EXC_INFO, ClientDisconnected, RequestRejected
+from ._hosts import at_process_exit, check_wsgi_host
 from ._http import check_asgi_status, decode_asgi_headers, status_line
 from ._lifespan import Lifespan, LifespanFailed
 from ._limits import (
@@ -1149,6 +1149,8 @@ class AsgiToWsgi:
     Raises:
         ValueError: `lifespan` is not one of the three values, or `chunk_size`
             is less than 1.
+        RuntimeError: the WSGI host cannot run the loop thread (uWSGI before
+            2.0.27 without `--enable-threads`).
     """
 
     def __init__(
@@ -1171,6 +1173,7 @@ class AsgiToWsgi:
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        check_wsgi_host()  # a host that cannot run the loop thread fails at app load
         check_limits(
             max_body_size=max_body_size,
             max_header_count=max_header_count,
@@ -1203,7 +1206,7 @@ class AsgiToWsgi:
                 except Exception:  # nobody is left to raise it to
                     logger.exception("ASGI lifespan shutdown raised")
 
-        atexit.register(_close_at_exit)
+        at_process_exit(self, _close_at_exit)  # atexit; granian's workers skip it
 
     def _process_lock(self) -> threading.Lock:
         pid = os.getpid()

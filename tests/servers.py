@@ -3,9 +3,9 @@
 What lives here, shared by every test that starts a server subprocess:
 
 * :func:`free_port`, and the command builders (:func:`uvicorn`, :func:`gunicorn`,
-  :func:`hypercorn`, :func:`daphne`, :func:`waitress`, :func:`uwsgi`,
-  :func:`script` for tests/wsgiref_server.py) that turn a ``module:attr`` target into
-  ``command(port) -> argv``;
+  :func:`hypercorn`, :func:`daphne`, :func:`waitress`, :func:`uwsgi`, :func:`cheroot`,
+  :func:`granian`, :func:`mod_wsgi_express`, :func:`script` for tests/wsgiref_server.py)
+  that turn a ``module:attr`` target into ``command(port) -> argv``;
 * :class:`ServerProcess`, which runs ``command(port)`` in its own process group
   with ``tests/`` and the project root on ``PYTHONPATH`` (unless told not to),
   ``MARKER_DIR`` set to the folder the apps write to, and waits (bounded) until
@@ -40,6 +40,11 @@ ROOT = TESTS.parent
 PY = sys.executable
 # uWSGI is a C program, installed as a binary next to the Python (pip install uwsgi).
 UWSGI = shutil.which("uwsgi", path=str(Path(PY).parent))
+# mod_wsgi-express comes with `pip install mod_wsgi`, which compiles only where
+# Debian's apache2-dev (apxs) is installed; it runs the apache2 binary (apache2-bin).
+MOD_WSGI_EXPRESS = shutil.which("mod_wsgi-express", path=str(Path(PY).parent))
+# When mod_wsgi-express is started as root, Apache runs its daemon processes as this user.
+MOD_WSGI_USER = "www-data"
 
 Command = Callable[[int], list[str]]
 
@@ -98,6 +103,75 @@ def uwsgi(target: str, listen: str = "--http", *options: str) -> Command:
         str(UWSGI), listen, f"127.0.0.1:{port}", "--module", target,
         "--virtualenv", sys.prefix, "--master", "--die-on-term", "--need-app", *options,
     ]  # fmt: skip
+
+
+def cheroot(target: str, *options: str) -> Command:
+    """cheroot (CherryPy's WSGI server), from its own command line."""
+    return lambda port: [
+        PY, "-m", "cheroot", "--bind", f"127.0.0.1:{port}", *options, target,
+    ]  # fmt: skip
+
+
+def granian(target: str, interface: str, *options: str) -> Command:
+    """granian with its ``wsgi`` or ``asgi`` interface (its worker processes are forked)."""
+    return lambda port: [
+        PY, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
+        "--port", str(port), "--no-ws", *options, target,
+    ]  # fmt: skip
+
+
+def mod_wsgi_express(target: str, server_root: Path, *options: str) -> Command:
+    """``mod_wsgi-express start-server`` (Apache with mod_wsgi) serving ``target``.
+
+    Daemon mode is mod_wsgi-express's default; ``options`` add the rest
+    (``--processes``, ``--threads``, ``--application-group``). Apache writes
+    its configuration, pid and sockets under ``server_root`` and logs to
+    stderr. Started as root, Apache will not serve as root: its daemon
+    processes run as :data:`MOD_WSGI_USER`, who must be able to read this
+    Python, the project and ``server_root`` (see :func:`mod_wsgi_blocker`).
+    ``tests/`` and the project root reach them as ``--python-path``, since
+    Apache's processes do not take ``PYTHONPATH`` from here as a Python would.
+    """
+    module, _, attr = target.partition(":")
+    user = ["--user", MOD_WSGI_USER, "--group", MOD_WSGI_USER] if os.geteuid() == 0 else []
+    return lambda port: [
+        str(MOD_WSGI_EXPRESS), "start-server", "--host", "127.0.0.1", "--port", str(port),
+        "--server-root", str(server_root), "--application-type", "module",
+        "--entry-point", module, "--callable-object", attr or "application",
+        "--python-path", str(TESTS), "--python-path", str(ROOT), "--log-to-terminal",
+        "--locale", "C.UTF-8", *user, *options,
+    ]  # fmt: skip
+
+
+def mod_wsgi_blocker(markers: Path) -> str | None:
+    """Why mod_wsgi-express cannot run here (a sentence naming the fix), or None.
+
+    As root, Apache's daemon processes run as :data:`MOD_WSGI_USER`: they
+    must reach this Python's standard library, the project and ``markers``.
+    A pyenv Python under ``/root`` (mode 700) is out of their reach until
+    ``/root`` is ``o+x``; CI's ``.ci/run`` sees to that.
+    """
+    if MOD_WSGI_EXPRESS is None:
+        return (
+            "mod_wsgi is not installed: it needs Debian's apache2-dev and apache2-bin "
+            "(apt-get install apache2-dev apache2-bin), then `make venv` installs it "
+            "(pip install mod_wsgi)"
+        )
+    if os.geteuid() != 0:
+        return None
+    needed = [Path(os.__file__), TESTS / "servers.py", ROOT / "bridge" / "__init__.py"]
+    for path in needed:
+        probe = ["runuser", "-u", MOD_WSGI_USER, "--", "test", "-r", str(path)]
+        if subprocess.run(probe, check=False, capture_output=True, timeout=30).returncode != 0:
+            return (
+                f"mod_wsgi-express started as root runs its daemon processes as "
+                f"{MOD_WSGI_USER}, who cannot read {path}: give its parent folders o+x "
+                f"(.ci/run does on CI)"
+            )
+    probe = ["runuser", "-u", MOD_WSGI_USER, "--", "test", "-w", str(markers)]
+    if subprocess.run(probe, check=False, capture_output=True, timeout=30).returncode != 0:
+        return f"{MOD_WSGI_USER} cannot write to {markers}"
+    return None
 
 
 def script(target: str, kind: str = "wsgiref") -> Command:

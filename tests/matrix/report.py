@@ -24,8 +24,9 @@ ROOT = HERE.parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
 sys.path.insert(0, str(HERE.parent))
 
+from matrix._servers import HOSTS  # noqa: E402
 from matrix.corpus import BODY_NORMALISATION, CORPUS, IGNORED_HEADERS  # noqa: E402
-from matrix.test_matrix import ASGI_APPS, BRIDGE_SERVERS, NATIVE, WSGI_APPS  # noqa: E402
+from matrix.test_matrix import ASGI_APPS, BRIDGE_SERVERS, HOST_APPS, NATIVE, WSGI_APPS  # noqa: E402
 
 BLOCKS = ("table", "normalisations")
 TITLES = {
@@ -50,7 +51,86 @@ def _cell_text(results: list[dict[str, Any]], notes: dict[str, int]) -> str:
     limited = sorted({r["item"] for r in passed if r.get("framework_limit")})
     if limited:
         parts.append("† " + ", ".join(limited))
+    host_limited = sorted({r["item"] for r in passed if r.get("host_limit")})
+    if host_limited:
+        parts.append("‡ " + ", ".join(host_limited))
     return "<br>".join(parts)
+
+
+def _lifecycle_text(seen: dict[str, Any] | None, lifespan: bool) -> tuple[str, str, str]:
+    """(lifespan startup, stop, lifespan shutdown) of one host's lifecycle record."""
+    if seen is None:
+        return "not run", "not run", "not run"
+    mark = "✅" if seen["outcome"] == "passed" else "❌"
+    code = seen["returncode"]
+    stop = (
+        f"{mark} exited ({code}) after {seen['stop_seconds']} s"
+        if code is not None
+        else f"{mark} still running"
+    )
+    if seen["group_left"]:
+        stop += ", left processes"
+    if not lifespan:
+        return "n/a (a WSGI app has none)", stop, "n/a"
+    served = len(seen["served"])
+    started = len(seen["startup_pids"])
+    done = len(seen["shutdown_pids"])
+    if served == 1:
+        startup = f"{mark} in the one worker that served"
+    else:
+        startup = f"{mark} in each of the {served} workers that served"
+    if done == started:
+        shutdown = f"{mark} runs in every worker ({done} of {started})"
+    else:
+        shutdown = f"{mark} {'does not run' if not done else 'runs in some'} ({done} of {started})"
+    return startup, stop, shutdown
+
+
+def _in_flight_text(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "not run"
+    mark = "✅" if record["outcome"] == "passed" else "❌"
+    answer = "answered" if record["answered"] else "dropped"
+    shutdown = (
+        "its worker runs shutdown" if record["busy_shutdown"] else "its worker skips shutdown"
+    )
+    return f"{mark} {answer}; {shutdown}"
+
+
+def render_hosts(
+    data: dict[str, Any],
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]],
+    notes: dict[str, int],
+) -> list[str]:
+    """The deployment hosts: one app each, its corpus and its lifecycle."""
+    lifecycles = {record["server"]: record for record in data.get("hosts", [])}
+    in_flight = {record["server"]: record for record in data.get("in_flight", [])}
+    lines = [
+        "",
+        "### Deployment hosts",
+        "",
+        f"{HOST_APPS['asgi']} through `AsgiToWsgi` (and {HOST_APPS['wsgi']} through `WsgiToAsgi` "
+        "on granian's ASGI interface), compared with the same app on its native server. After "
+        "the corpus, `GET /worker` from 6 threads at once (24 requests) says which process "
+        "answered and whether its lifespan startup had run; then the stop signal goes to the "
+        "server's PID only. A second run stops it while a 3 s request is in flight. "
+        "‡ marks items where the host itself rewrites what any WSGI app sends "
+        "(natively too), so only what the item expects is asserted.",
+        "",
+        "| host | corpus | lifespan startup | stop (signal to the PID) | lifespan shutdown | "
+        "a request in flight at the stop |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, host in HOSTS.items():
+        app = HOST_APPS[host.kind]
+        corpus = _cell_text(cells.get((host.kind, app, name), []), notes)
+        startup, stop, shutdown = _lifecycle_text(lifecycles.get(name), host.lifespan)
+        stop = f"{host.stop_signal.name}: {stop}"
+        flight = _in_flight_text(in_flight.get(name)) if host.lifespan else "n/a"
+        lines.append(
+            f"| `{name}`: {host.label} | {corpus} | {startup} | {stop} | {shutdown} | {flight} |"
+        )
+    return lines
 
 
 def render_table(data: dict[str, Any]) -> str:
@@ -73,6 +153,7 @@ def render_table(data: dict[str, Any]) -> str:
     ]
     notes: dict[str, int] = {}
     limits: dict[tuple[str, str], str] = {}
+    host_limits: dict[tuple[str, str], str] = {}
     for kind, apps in (("wsgi", WSGI_APPS), ("asgi", ASGI_APPS)):
         servers = BRIDGE_SERVERS[kind]
         lines += ["", f"### {TITLES[kind]} (natively: {NATIVE[kind]})", ""]
@@ -85,6 +166,10 @@ def render_table(data: dict[str, Any]) -> str:
                 for r in cells.get((kind, app, s), []):
                     if r.get("framework_limit"):
                         limits[app, r["item"]] = r["framework_limit"]
+    lines += render_hosts(data, cells, notes)
+    for r in data["cells"]:
+        if r.get("host_limit"):
+            host_limits[r["server"], r["item"]] = r["host_limit"]
     lines += ["", "### Combinations that cannot work", ""]
     if notes:
         for reason, number in sorted(notes.items(), key=lambda kv: kv[1]):
@@ -93,6 +178,12 @@ def render_table(data: dict[str, Any]) -> str:
         lines.append("None in this run.")
     lines += ["", "### † Framework limits (the same natively)", ""]
     lines += [f"- {app}, `{item}`: {reason}." for (app, item), reason in sorted(limits.items())]
+    if host_limits:
+        lines += ["", "### ‡ Host rewrites (the same for any WSGI app)", ""]
+        lines += [
+            f"- `{server}`, `{item}`: {reason}."
+            for (server, item), reason in sorted(host_limits.items())
+        ]
     versions = ", ".join(f"{name} {v}" for name, v in data["versions"].items())
     lines += ["", f"Versions: {versions}."]
     return "\n".join(lines)

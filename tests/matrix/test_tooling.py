@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,61 @@ def test_a_block_is_replaced_between_its_markers_only() -> None:
     assert report.replace_block(page, "table", "new") == f"intro\n{begin}\nnew\n{end}\noutro\n"
     with pytest.raises(SystemExit):
         report.replace_block("no markers", "table", "new")
+
+
+def test_a_host_missing_here_skips_its_cells_naming_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from . import test_matrix
+
+    missing = dataclasses.replace(
+        _servers.HOSTS["cheroot"], blocker=lambda markers: "cheroot is not installed (pip ...)"
+    )
+    monkeypatch.setitem(test_matrix.HOSTS, "cheroot", missing)
+    with pytest.raises(pytest.skip.Exception, match="cheroot is not installed"):
+        test_matrix._replay("cheroot", "no.such:target", tmp_path, "fastapi")
+    with pytest.raises(pytest.skip.Exception, match="cheroot is not installed"):
+        test_matrix._replay("cheroot", "no.such:target", tmp_path, "fastapi")  # kept
+
+
+def test_mod_wsgi_missing_names_apache2_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(servers, "MOD_WSGI_EXPRESS", None)
+    reason = servers.mod_wsgi_blocker(Path("/tmp"))
+    assert reason is not None
+    assert "apache2-dev" in reason
+
+
+def test_the_hosts_table_shows_each_hosts_lifecycle() -> None:
+    seen = {
+        "server": "granian-wsgi",
+        "kind": "asgi",
+        "served": {"11": True, "12": True},
+        "startup_pids": [11, 12],
+        "shutdown_pids": [],
+        "returncode": 0,
+        "stop_seconds": 0.1,
+        "group_left": False,
+        "outcome": "failed",
+    }
+    flight = {"server": "granian-wsgi", "answered": True, "busy_shutdown": False}
+    cells = [_record("granian-wsgi", item.id, "passed") for item in CORPUS]
+    for cell in cells:
+        cell["app"] = report.HOST_APPS["asgi"]
+    data = {
+        "finished": "then",
+        "python": "CPython 3.x",
+        "versions": {},
+        "cells": cells,
+        "hosts": [seen],
+        "in_flight": [{**flight, "outcome": "passed"}],
+    }
+    table = report.render_table(data)
+    row = next(line for line in table.splitlines() if line.startswith("| `granian-wsgi`"))
+    columns = [part.strip() for part in row.strip("|").split("|")]
+    total = len(CORPUS)
+    assert columns[1] == f"✅ {total}/{total}"
+    assert columns[2] == "❌ in each of the 2 workers that served"
+    assert columns[3] == "SIGTERM: ❌ exited (0) after 0.1 s"
+    assert columns[4] == "❌ does not run (0 of 2)"
+    assert columns[5] == "✅ answered; its worker skips shutdown"
+    assert "| `cheroot`:" in table and "not run" in table

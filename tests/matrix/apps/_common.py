@@ -11,15 +11,28 @@ Routes (each framework implements them with its own API):
 ``GET /cookies``      sets two cookies (two Set-Cookie headers) and sends X-Repeated
                       twice (one, two), or once as "one, two" where the framework
                       keeps response headers in a dict (Django, Litestar)
+``GET /sleep/<s>``    leaves ``busy.<pid>`` in ``MARKER_DIR``, then answers after ``s``
+                      seconds (at most MAX_SLEEP; FastAPI only)
+``GET /worker``       JSON ``{"pid", "startup"}``: this process's id and whether the
+                      app's lifespan startup ran in it (FastAPI only; the host cells
+                      in test_hosts.py read it)
+
+The FastAPI app's lifespan calls :func:`lifespan_started` and
+:func:`lifespan_stopped`, which leave ``startup.<pid>`` and ``shutdown.<pid>``
+in ``MARKER_DIR`` (when set), so a test sees which processes ran which step,
+even those that served no request it could ask.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 STREAM_CHUNKS = 64
+MAX_SLEEP = 10.0
 ECHOED_HEADERS = ("x-multi", "x-single", "cookie")
 
 
@@ -64,3 +77,32 @@ def path_body(rest: str) -> bytes:
 
 def hello(framework: str) -> bytes:
     return f"hello from {framework}\n".encode()
+
+
+# The processes whose lifespan startup ran (a forked child inherits the set, so
+# membership is by its own pid, which a fork changes).
+_STARTED: set[int] = set()
+
+
+def _marker(step: str) -> None:
+    folder = os.environ.get("MARKER_DIR")
+    if folder:
+        Path(folder, f"{step}.{os.getpid()}").write_text(step)
+
+
+def lifespan_started() -> None:
+    _STARTED.add(os.getpid())
+    _marker("startup")
+
+
+def lifespan_stopped() -> None:
+    _marker("shutdown")
+
+
+def request_busy() -> None:
+    _marker("busy")
+
+
+def worker_body() -> bytes:
+    pid = os.getpid()
+    return to_json({"pid": pid, "startup": pid in _STARTED})

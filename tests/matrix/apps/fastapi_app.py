@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -12,7 +14,16 @@ from bridge import AsgiToWsgi
 from . import _common as c
 
 JSON = "application/json"
-app = FastAPI()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    c.lifespan_started()
+    yield
+    c.lifespan_stopped()
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.api_route("/hello", methods=["GET", "HEAD"])
@@ -60,6 +71,18 @@ async def cookies() -> Response:
     response.headers.append("X-Repeated", "one")
     response.headers.append("X-Repeated", "two")
     return response
+
+
+@app.get("/worker")
+async def worker() -> Response:
+    return Response(c.worker_body(), media_type=JSON)
+
+
+@app.get("/sleep/{seconds}")
+async def sleep(seconds: float) -> Response:
+    c.request_busy()
+    await asyncio.sleep(min(seconds, c.MAX_SLEEP))
+    return PlainTextResponse("slept\n")
 
 
 bridged = AsgiToWsgi(app)
