@@ -5,9 +5,9 @@ uWSGI, granian (its WSGI interface, so the ASGI app runs through
 the ASGI app of tests/test_cli_servers.py through the bridge with
 ``--workers 2``. Every worker that answers must have run lifespan startup
 before answering, and, after SIGTERM to the command's PID, lifespan shutdown:
-the bridge registers it where these hosts run exit hooks (``uwsgi.atexit``
-for uWSGI, a multiprocessing finalizer for granian, whose workers end with
-``os._exit()`` and skip ``atexit``). mod_wsgi-express refuses to run Apache
+the bridge registers it where these hosts run exit hooks (``atexit``, and a
+multiprocessing finalizer for granian, whose workers end with ``os._exit()``
+and skip ``atexit``; bridge/_hosts.py). mod_wsgi-express refuses to run Apache
 as root, so as root it runs as ``nobody`` (through ``setpriv``) in a folder
 that user can write, and the command run as root must say why it refuses.
 

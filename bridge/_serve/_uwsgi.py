@@ -20,9 +20,8 @@ to the Python it was installed with). It runs here as
   it answering 500 to everything.
 
 uWSGI has no root-path option for a module, so ``bridge._cli_entry`` mounts
-the app itself (``"mount"`` in the plan) and, under uWSGI, registers the
-``AsgiToWsgi``'s lifespan shutdown as ``uwsgi.atexit``, which a worker runs
-as it stops.
+the app itself (``"mount"`` in the plan). Each worker runs the ``AsgiToWsgi``'s
+lifespan shutdown from its exit hook as it stops.
 """
 
 from __future__ import annotations
