@@ -52,6 +52,7 @@ logged once: by the host where it sees it, by the bridge only where it cannot.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import logging
 import os
@@ -82,6 +83,13 @@ from ._limits import (
 from ._scope import build_scope, request_body_length
 
 logger = logging.getLogger("bridge")
+_async_library: contextvars.ContextVar[str | None] | None
+try:  # anyio and trio name the running async library through sniffio, when installed
+    import sniffio
+
+    _async_library = sniffio.current_async_library_cvar
+except ImportError:  # pragma: no cover - sniffio comes with trio and httpx
+    _async_library = None
 # After the shutdown deadline: how long each remaining cleanup step may still take.
 _CLEANUP_GRACE = 1.0
 # How often a WSGI thread waiting for the app checks that the loop still runs.
@@ -289,6 +297,11 @@ class _AsgiCall:
         # its whole response, and the WSGI thread look for the task to cancel
         # (wait_time), before asyncio.Task() has returned to start().
         self.task = asyncio.current_task()
+        if _async_library is not None and _async_library.get(None) is not None:
+            # The task runs in a copy of the WSGI thread's context. Under a
+            # WsgiToAsgi on trio that copy says "trio" to sniffio, and anyio
+            # would drive this asyncio task as trio (thread pools, sleeps).
+            _async_library.set(None)
         try:
             await self.adapter.app(self.scope, self.receive, self.send)
         except BaseException as exc:
@@ -585,14 +598,20 @@ class _AsgiCall:
 
         gunicorn (and mod_wsgi, by its documentation) sendfile from the file's
         position: ``Content-Length`` bytes, or to the end of the file without
-        one. uWSGI sendfiles the whole file from byte 0, whatever the position
-        or ``Content-Length``. The other hosts' wrappers read the file in Python,
+        one; so does ``WsgiToAsgi`` (its environ has ``RAISES_EXC_INFO``), which
+        hands the file on as a zerocopysend where its server offers one. uWSGI
+        sendfiles the whole file from byte 0, whatever the position or
+        ``Content-Length``. The other hosts' wrappers read the file in Python,
         as the bridge's own blocks do, so nothing is gained there.
         """
         environ = self.environ
         if "uwsgi.version" in environ:
             return file_range.start == 0 and file_range.count == file_range.size
-        if "gunicorn.socket" in environ or "mod_wsgi.version" in environ:
+        if (
+            "gunicorn.socket" in environ
+            or "mod_wsgi.version" in environ
+            or RAISES_EXC_INFO in environ
+        ):
             length = self._content_length()
             if length is None:
                 return file_range.start + file_range.count == file_range.size

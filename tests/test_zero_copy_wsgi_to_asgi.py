@@ -281,3 +281,27 @@ def test_a_streamed_regular_file_is_read_in_large_blocks(data_file: Path) -> Non
     assert b"".join(blocks) == data_file.read_bytes()
     stream = io.BytesIO(b"y" * 20000)
     assert [len(b) for b in FileWrapper(stream, 8192)] == [8192, 8192, 3616]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("offered", [PATHSEND, ZEROCOPYSEND])
+async def test_a_round_trip_hands_the_file_on(data_file: Path, offered: str) -> None:
+    """``WsgiToAsgi(AsgiToWsgi(app))`` (N9): Starlette's FileResponse sends pathsend;
+    AsgiToWsgi gives WsgiToAsgi's file wrapper the file, which goes on to the server
+    in front as one pathsend or zerocopysend, whichever it offers."""
+    from starlette.responses import FileResponse
+
+    from bridge import AsgiToWsgi
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await FileResponse(data_file)(scope, receive, send)
+
+    inner = AsgiToWsgi(app, lifespan="off")
+    try:
+        server = FileServer()
+        await serve(WsgiToAsgi(inner), server, extensions={offered: {}})
+    finally:
+        inner.close()
+    assert server.types == ["http.response.start", offered]
+    assert server.body_bytes == data_file.read_bytes()
