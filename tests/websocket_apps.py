@@ -21,18 +21,21 @@ Every app has the same routes, so one test body runs against all of them:
 ``/boom``    raises after accepting.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI resolves the endpoints'
+# annotations (WebSocket, imported inside make_fastapi_app) when they are defined.
 
 import json
 import os
+import sys
 import threading
 from typing import Any
 
 from bridge import AsgiToWsgi, WsgiToAsgi
 
 WORKERS = int(os.environ.get("WS_WORKERS", "16"))
-_state: dict[str, Any] = {"last_close": None, "sessions": 0}
+_state: dict[str, Any] = {"last_close": None, "sessions": 0, "connects": 0}
 _lock = threading.Lock()
+_POOL_THREADS = ("bridge-wsgi", "ThreadPoolExecutor")
 
 
 def _open_fds() -> int:
@@ -48,22 +51,43 @@ def _busy_workers() -> int:
     return busy
 
 
+def _hijacked_threads() -> int:
+    """Threads inside AsgiToWsgi's WebSocket session (a host thread per live connection)."""
+    count = 0
+    for top in sys._current_frames().values():
+        frame: Any = top
+        while frame is not None:
+            if frame.f_code.co_name == "serve_upgrade":
+                count += 1
+                break
+            frame = frame.f_back
+    return count
+
+
 def _stats() -> dict[str, Any]:
     names = [thread.name for thread in threading.enumerate()]
     with _lock:
         return {
-            # Pool threads stay once started; every other thread must end with its connection.
-            "other_threads": sum(1 for name in names if not name.startswith("bridge-wsgi")),
+            # Pool threads (the bridge's, gunicorn gthread's) stay once started; every
+            # other thread must end with its connection.
+            "other_threads": sum(1 for name in names if not name.startswith(_POOL_THREADS)),
+            "hijacked_threads": _hijacked_threads(),
             "busy_workers": _busy_workers(),
             "fds": _open_fds(),
             "sessions": _state["sessions"],
             "last_close": _state["last_close"],
+            "connects": _state["connects"],
         }
 
 
 def _session(delta: int) -> None:
     with _lock:
         _state["sessions"] += delta
+
+
+def _connected() -> None:
+    with _lock:
+        _state["connects"] += 1
 
 
 def _closed(code: Any) -> None:
@@ -165,6 +189,7 @@ def make_starlette_app() -> Any:
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
     async def echo(ws: WebSocket) -> None:
+        _connected()
         subprotocol = "chat" if "chat" in ws.scope.get("subprotocols", []) else None
         await ws.accept(subprotocol=subprotocol)
         _session(1)
@@ -188,6 +213,7 @@ def make_starlette_app() -> Any:
             _session(-1)
 
     async def private(ws: WebSocket) -> None:
+        _connected()
         await ws.close(1008)
 
     async def boom(ws: WebSocket) -> None:
@@ -228,6 +254,7 @@ def make_fastapi_app() -> Any:
 
     @app.websocket("/echo")
     async def echo(ws: WebSocket) -> None:
+        _connected()
         subprotocol = "chat" if "chat" in ws.scope.get("subprotocols", []) else None
         await ws.accept(subprotocol=subprotocol)
         _session(1)
@@ -252,6 +279,7 @@ def make_fastapi_app() -> Any:
 
     @app.websocket("/private")
     async def private(ws: WebSocket) -> None:
+        _connected()
         await ws.close(1008)
 
     @app.websocket("/boom")
