@@ -170,3 +170,22 @@ def test_upgrade_on_a_host_without_a_socket_is_501(
     finally:
         process.stop()
         process.kill()
+
+
+# -- gunicorn's sync worker: one connection per process at a time ------------------------
+
+
+def test_gunicorn_sync_worker_carries_a_websocket(tmp_path: Path) -> None:
+    command = servers.gunicorn("websocket_apps:starlette_wsgi", "-k", "sync", "--timeout", "60")
+    process = servers.ServerProcess("gunicorn-sync", command, tmp_path, ready_path="/stats")
+    try:
+        ws_url = process.url.replace("http://", "ws://")
+        wsc.run(wsc.echo_round_trips(ws_url, 1024 * 1024))
+        assert wsc.run(wsc.app_closes(ws_url, 4001)) == (4001, "bye")
+        wsc.run(wsc.client_closes(ws_url, 4002))
+        seen = wsc.wait_for_stats(process.url, lambda s: s["last_close"] == 4002)
+        assert seen["last_close"] == 4002, seen
+        assert wsc.run(wsc.refused(ws_url)) == 403
+    finally:
+        process.stop()
+        process.kill()

@@ -1,0 +1,169 @@
+"""WebSocket paths of both adapters that need no server: refusals and fallbacks.
+
+Without wsproto, on a host with no socket, and for an ``Upgrade`` that is not a
+WebSocket, each adapter answers clearly and never hands the app a broken scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+import pytest
+
+from bridge import AsgiToWsgi, WsgiToAsgi
+from bridge import _websocket_protocol as protocol
+from bridge import _websocket_wsgi_to_asgi as wsgi_side
+
+WAIT = 10.0
+
+
+def _upgrade_environ(**extra: Any) -> dict[str, Any]:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/ws",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "example.test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "example.test",
+        "HTTP_UPGRADE": "websocket",
+        "HTTP_CONNECTION": "Upgrade",
+        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+        "HTTP_SEC_WEBSOCKET_VERSION": "13",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+    }
+    environ.update(extra)
+    return environ
+
+
+class _Recorder:
+    """A WSGI ``start_response`` that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self.status, self.headers = status, headers
+        return lambda data: None
+
+
+def _asgi_app(calls: list[dict[str, Any]]) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        calls.append(scope)
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"plain http"})
+        elif scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close"})
+
+    return app
+
+
+def test_asgi_to_wsgi_upgrade_without_a_socket_is_501_and_the_app_never_sees_it() -> None:
+    calls: list[dict[str, Any]] = []
+    with AsgiToWsgi(_asgi_app(calls), lifespan="off") as adapter:
+        start = _Recorder()
+        body = b"".join(adapter(_upgrade_environ(), start))
+    assert start.status.startswith("501 ")
+    assert b"cannot carry a WebSocket" in body
+    assert calls == []
+
+
+def test_asgi_to_wsgi_without_wsproto_is_501_with_the_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(protocol, "_IMPORT_ERROR", ImportError("no wsproto"))
+    calls: list[dict[str, Any]] = []
+    host_end, other_end = socket.socketpair()
+    try:
+        with AsgiToWsgi(_asgi_app(calls), lifespan="off") as adapter:
+            start = _Recorder()
+            body = b"".join(adapter(_upgrade_environ(**{"werkzeug.socket": host_end}), start))
+    finally:
+        host_end.close()
+        other_end.close()
+    assert start.status.startswith("501 ")
+    assert b"wsgi-asgi-bridge[websocket]" in body
+    assert calls == []
+
+
+def test_asgi_to_wsgi_other_upgrades_stay_http() -> None:
+    calls: list[dict[str, Any]] = []
+    with AsgiToWsgi(_asgi_app(calls), lifespan="off") as adapter:
+        start = _Recorder()
+        environ = _upgrade_environ(HTTP_UPGRADE="h2c", HTTP_CONNECTION="Upgrade, HTTP2-Settings")
+        body = b"".join(adapter(environ, start))
+    assert start.status.startswith("200 ") and body == b"plain http"
+    assert [scope["type"] for scope in calls] == ["http"]
+
+
+def test_wsgi_to_asgi_without_wsproto_refuses_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(protocol, "_IMPORT_ERROR", ImportError("no wsproto"))
+    monkeypatch.setattr(wsgi_side, "_warned_unavailable", False)
+    called: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        called.append(True)
+        return []
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": "/ws",
+        "headers": [(b"host", b"example.test")],
+        "subprotocols": [],
+    }
+    with caplog.at_level(logging.ERROR, logger="bridge"):
+        asyncio.run(asyncio.wait_for(WsgiToAsgi(app)(scope, receive, send), WAIT))
+    assert [message["type"] for message in sent] == ["websocket.close"]  # 403 from the server
+    assert called == []
+    assert "wsgi-asgi-bridge[websocket]" in caplog.text
+
+
+def test_wsgi_to_asgi_bad_request_head_is_refused_before_the_app() -> None:
+    called: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        called.append(True)
+        return []
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": "/ws",
+        "headers": [(b"host", b"example.test"), (b"x-bad", b"a\nb")],
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}},
+    }
+    asyncio.run(asyncio.wait_for(WsgiToAsgi(app)(scope, receive, send), WAIT))
+    assert [message["type"] for message in sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+    assert sent[0]["status"] == 400
+    assert called == []
