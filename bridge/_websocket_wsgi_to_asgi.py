@@ -141,7 +141,11 @@ def _run_app(
         del exc
     finally:
         _shut(app_socket)
-        outcome_channel.put_nowait(outcome)
+        try:
+            outcome_channel.put_nowait(outcome)
+        except Exception:  # the loop is gone (server shut down): nobody waits for it
+            if outcome.error is not None:
+                logger.error("WSGI WebSocket app raised", exc_info=outcome.error)
 
 
 def _shut(sock: socket.socket) -> None:

@@ -7,8 +7,10 @@ WebSocket, each adapter answers clearly and never hands the app a broken scope.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -167,3 +169,140 @@ def test_wsgi_to_asgi_bad_request_head_is_refused_before_the_app() -> None:
     ]
     assert sent[0]["status"] == 400
     assert called == []
+
+
+# -- backpressure: an app that stops reading stops the bridge reading -------------------
+
+CHUNK = 64 * 1024
+MESSAGES = 200  # 12.5 MiB offered: far beyond what the buffers on the way can hold
+
+
+def test_wsgi_to_asgi_a_slow_app_stops_the_server_reading() -> None:
+    """The app accepts and never reads: the bridge takes only what the socket pair's buffer
+    holds from the server, then stops calling receive().
+
+    The app speaks wsproto itself: simple-websocket's reader thread would read everything
+    into a list of its own, as it does on any WSGI server.
+    """
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection
+
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        sock = environ["werkzeug.socket"]
+        server = WSConnection(ConnectionType.SERVER)
+        headers = [
+            (key[5:].replace("_", "-").lower(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        ]
+        server.initiate_upgrade_connection(headers, "/ws")
+        list(server.events())
+        sock.sendall(server.send(AcceptConnection()))
+        release.wait(WAIT)
+        with contextlib.suppress(OSError):
+            sock.sendall(server.send(CloseConnection(code=1000)))
+        start_response("200 OK", [])
+        return []
+
+    calls = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "websocket.connect"}
+        if release.is_set() or calls > MESSAGES:
+            await asyncio.sleep(0.05)
+            return {"type": "websocket.disconnect", "code": 1000}
+        return {"type": "websocket.receive", "bytes": b"x" * CHUNK}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def main() -> int:
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "path": "/ws",
+            "headers": [(b"host", b"example.test")],
+            "subprotocols": [],
+        }
+        task = asyncio.ensure_future(WsgiToAsgi(app)(scope, receive, send))
+        for _ in range(100):  # bounded: until the receive calls stop growing
+            before = calls
+            await asyncio.sleep(0.05)
+            if calls == before and calls > 1:
+                break
+        taken = calls
+        release.set()
+        await asyncio.wait_for(task, WAIT)
+        return taken
+
+    taken = asyncio.run(main())
+    # The socket pair holds a few hundred KiB: a handful of 64 KiB messages, never all 200.
+    assert 1 < taken < MESSAGES // 4, taken
+    assert sent[0]["type"] == "websocket.accept"
+
+
+def test_asgi_to_wsgi_a_slow_app_stops_the_bridge_reading() -> None:
+    """The ASGI app accepts and never receives: the bridge reads at most its queue's worth,
+    then the client's writes block (TCP's window, here the socket pair's buffer)."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Message, Request
+
+    release = threading.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while not release.is_set():
+            await asyncio.sleep(0.02)
+        await send({"type": "websocket.close", "code": 1000})
+
+    host_end, client_end = socket.socketpair()
+    client = WSConnection(ConnectionType.CLIENT)
+    request = client.send(Request(host="example.test", target="/ws"))
+    key = next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    environ = _upgrade_environ(HTTP_SEC_WEBSOCKET_KEY=key, **{"werkzeug.socket": host_end})
+    errors: list[BaseException] = []
+
+    def host() -> None:
+        try:
+            adapter(environ, _Recorder())
+        except BaseException as exc:
+            errors.append(exc)
+
+    with AsgiToWsgi(app, lifespan="off") as adapter:
+        thread = threading.Thread(target=host, daemon=True)
+        thread.start()
+        try:
+            client_end.settimeout(WAIT)
+            client.receive_data(client_end.recv(65536))
+            assert any(isinstance(event, AcceptConnection) for event in client.events())
+            frame = client.send(Message(data=b"x" * CHUNK))
+            client_end.settimeout(0.5)  # a write that cannot go on for this long is blocked
+            accepted = 0
+            for _ in range(MESSAGES):
+                try:
+                    client_end.sendall(frame)
+                except TimeoutError:
+                    break
+                accepted += 1
+        finally:
+            release.set()
+            thread.join(WAIT)
+            client_end.close()
+            host_end.close()
+    # 16 messages queued for the app, one being read, and the socket buffers: never all 200.
+    assert accepted < MESSAGES // 4, accepted
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], ConnectionError), errors
