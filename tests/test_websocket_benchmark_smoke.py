@@ -25,7 +25,7 @@ def test_small_run_gives_a_complete_result_and_table(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     command = [
         sys.executable, "-m", "benchmarks.websocket", "--connections", "3",
-        "--duration", "0.5", "--warmup", "0.2", "--json", str(out),
+        "--duration", "1", "--warmup", "0.5", "--json", str(out),
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=110, check=False
