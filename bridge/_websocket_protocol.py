@@ -177,7 +177,6 @@ class AppPeer:
         self._out = bytearray()
         self.accepted = False
         self.closed = False  # a close frame went either way: no more ASGI messages
-        self.rejection: Message | None = None  # the app answered its handshake with non-101
 
     def data_to_send_pending(self) -> bool:
         return bool(self._out)
@@ -233,15 +232,10 @@ class AppPeer:
                 return []  # the app's answer to a close the client started
             self.closed = True
             return [{"type": "websocket.close", "code": event.code, "reason": event.reason or ""}]
-        if isinstance(event, RejectConnection):
-            self.rejection = {
-                "type": "websocket.http.response.start",
-                "status": event.status_code,
-                "headers": [(name.lower(), value) for name, value in event.headers],
-            }
+        if isinstance(event, (RejectConnection, RejectData)):
+            # A response written over the socket instead of a 101: the WSGI
+            # response (start_response) is the refusal the bridge passes on.
             return []
-        if isinstance(event, RejectData):
-            return []  # a body written over the socket: the WSGI response is the one used
         return []  # Pong: the bridge never pings the app
 
     def _send(self, event: Any) -> None:

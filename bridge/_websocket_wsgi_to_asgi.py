@@ -183,7 +183,13 @@ async def serve_websocket(
         headers = [(b"content-type", b"text/plain; charset=utf-8")]
         await _refuse(scope, send, rejected.status, headers, body)
         return
-    peer = AppPeer(environ.get("HTTP_HOST", ""), "/", scope.get("subprotocols") or ())
+    # The request wsproto writes for this client is never sent (the app reads the
+    # environ), so its host and target need not be the client's.
+    try:
+        peer = AppPeer("localhost", "/", scope.get("subprotocols") or ())
+    except (UnicodeError, ValueError):  # a subprotocol that is no ASCII token
+        await _refuse(scope, send, 400, _TEXT, b"invalid Sec-WebSocket-Protocol\n")
+        return
     upgrade_environ_keys(environ, scope, peer.key)
     session = _Session(scope, send, receive, peer)
     await session.run(adapter, environ)

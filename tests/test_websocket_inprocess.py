@@ -306,3 +306,27 @@ def test_asgi_to_wsgi_a_slow_app_stops_the_bridge_reading() -> None:
     assert accepted < MESSAGES // 4, accepted
     assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], ConnectionError), errors
+
+
+def test_wsgi_to_asgi_a_subprotocol_that_is_not_ascii_is_400() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise AssertionError("the app must not be called")
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": "/ws",
+        "headers": [(b"host", b"example.test")],
+        "subprotocols": ["chät"],
+        "extensions": {"websocket.http.response": {}},
+    }
+    asyncio.run(asyncio.wait_for(WsgiToAsgi(app)(scope, receive, send), WAIT))
+    assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 400
