@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 PEP 3333 cannot carry a WebSocket, but some hosts hand the app the client's
-connection: gunicorn's sync and gthread workers (``gunicorn.socket``) and
-Werkzeug's server (``werkzeug.socket``). On those, :func:`serve_upgrade`
+connection: gunicorn's sync and gthread workers (``gunicorn.socket``),
+Werkzeug's server (``werkzeug.socket``) and uWSGI (``uwsgi.connection_fd()``,
+of which the bridge takes a duplicate). On those, :func:`serve_upgrade`
 takes over the socket for a valid upgrade request (GET, ``Upgrade:
 websocket``, ``Connection: upgrade``) and runs the ASGI app with a
 ``websocket`` scope, built like the ``http`` one (:func:`~bridge._scope.build_scope`,
@@ -35,14 +36,17 @@ it is busy for the connection's whole life, as with any WebSocket on these
 hosts (gunicorn's sync worker also kills it after ``--timeout``). Then it
 shuts the socket down and ends the WSGI call the way the host expects after
 a hijack: ``StopIteration`` for gunicorn ("close the connection, write
-nothing"), ``ConnectionError`` for Werkzeug ("the connection dropped"). The
+nothing"), ``ConnectionError`` for Werkzeug ("the connection dropped"), an
+empty response without ``start_response`` for uWSGI. The
 shutdown first makes both close at once and read no further request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -77,7 +81,7 @@ _EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
 _HOST_SOCKETS = (("gunicorn.socket", "gunicorn"), ("werkzeug.socket", "werkzeug"))
 NO_SOCKET_REASON = (
     "this WSGI server cannot carry a WebSocket: it exposes no connection to the app "
-    "(gunicorn's sync/gthread workers and Werkzeug's server do; see docs/websockets.md)"
+    "(gunicorn's sync/gthread workers, Werkzeug's server and uWSGI do; see docs/websockets.md)"
 )
 
 
@@ -103,6 +107,10 @@ def serve_upgrade(
         if isinstance(candidate, socket.socket):
             sock, host = candidate, name
             break
+    owned = False  # a dup of uWSGI's connection, closed here after the session
+    if sock is None and "uwsgi.version" in environ:
+        sock = _uwsgi_connection()
+        host, owned = "uwsgi", sock is not None
     if sock is None:
         return _plain(start_response, 501, NO_SOCKET_REASON)
     try:
@@ -124,6 +132,8 @@ def serve_upgrade(
             target += b"?" + scope["query_string"]
         peer = ClientPeer(scope["headers"], target)
     except RequestRejected as rejected:
+        if owned:
+            sock.close()
         return _plain(start_response, rejected.status, rejected.reason)
     session = _Session(adapter.app, scope, sock, peer)
     future = asyncio.run_coroutine_threadsafe(session.run(), runtime.loop)
@@ -141,11 +151,27 @@ def serve_upgrade(
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        if owned:
+            sock.close()
     del environ, session
     # End the call the way this host treats a hijacked connection.
     if host == "gunicorn":
         raise StopIteration("WebSocket session ended")
+    if host == "uwsgi":
+        return []  # no start_response: uWSGI writes nothing on the closed connection
     raise ConnectionAbortedError("WebSocket session ended")
+
+
+def _uwsgi_connection() -> socket.socket | None:
+    """The client's connection under uWSGI (``--http-socket``), as a socket of our own."""
+    try:
+        # uWSGI's own module exists only inside a uWSGI worker.
+        fd = int(importlib.import_module("uwsgi").connection_fd())
+    except Exception:
+        return None
+    if fd < 0:
+        return None
+    return socket.socket(fileno=os.dup(fd))
 
 
 class _Session:

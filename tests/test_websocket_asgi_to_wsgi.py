@@ -189,3 +189,47 @@ def test_gunicorn_sync_worker_carries_a_websocket(tmp_path: Path) -> None:
     finally:
         process.stop()
         process.kill()
+
+
+# -- uWSGI: no socket in the environ, but uwsgi.connection_fd() -----------------------
+
+UWSGI_LISTEN = {
+    # The workers speak HTTP themselves.
+    "http-socket": ("--http-socket",),
+    # uWSGI's HTTP router in front passes a WebSocket through only when told to.
+    "http-router": ("--http", "--http-websockets"),
+}
+
+
+@pytest.mark.parametrize("listen", UWSGI_LISTEN)
+def test_uwsgi_carries_a_websocket(listen: str, tmp_path: Path) -> None:
+    if servers.UWSGI is None:
+        pytest.skip("uWSGI is not installed (pip install uwsgi)")
+    first, *more = UWSGI_LISTEN[listen]
+    command = servers.uwsgi("websocket_apps:starlette_wsgi", first, *more, "--threads", "8")
+    process = servers.ServerProcess(f"uwsgi-{listen}", command, tmp_path, ready_path="/stats")
+    try:
+        ws_url = process.url.replace("http://", "ws://")
+        wsc.run(wsc.echo_round_trips(ws_url))
+        assert wsc.run(wsc.subprotocol_chosen(ws_url)) == ("chat", None)
+        wsc.run(wsc.ping_answered(ws_url))
+        assert wsc.run(wsc.app_closes(ws_url, 4001)) == (4001, "bye")
+        wsc.run(wsc.client_closes(ws_url, 4002))
+        seen = wsc.wait_for_stats(process.url, lambda s: s["last_close"] == 4002)
+        assert seen["last_close"] == 4002, seen
+        assert wsc.run(wsc.refused(ws_url)) == 403
+        assert wsc.run(wsc.app_fails(ws_url)) == 1011
+        idle = wsc.wait_for_stats(
+            process.url, lambda s: s["sessions"] == 0 and s["hijacked_threads"] == 0
+        )
+        for _ in range(3):
+            wsc.run(wsc.drop_mid_message(ws_url))
+        after = wsc.wait_for_stats(
+            process.url,
+            lambda s: s["sessions"] == 0 and s["hijacked_threads"] == 0 and s["fds"] <= idle["fds"],
+        )
+        assert after["sessions"] == 0 and after["hijacked_threads"] == 0, after
+        assert after["fds"] <= idle["fds"], (idle, after)
+    finally:
+        process.stop()
+        process.kill()
