@@ -248,9 +248,21 @@ def make_starlette_app() -> Any:
 
 
 def make_fastapi_app() -> Any:
+    from contextlib import asynccontextmanager
+
     from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-    app = FastAPI()
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        yield {"started": "yes"}
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.websocket("/state")
+    async def state(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(str(ws.scope.get("state", {}).get("started")))
+        await ws.close()
 
     @app.websocket("/echo")
     async def echo(ws: WebSocket) -> None:
