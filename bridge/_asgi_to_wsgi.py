@@ -1266,6 +1266,13 @@ class AsgiToWsgi:
                 b"ASGI lifespan startup failed: "
                 + runtime.startup_error.encode("utf-8", "replace"),
             )
+        if "HTTP_UPGRADE" in environ:
+            # A WebSocket upgrade, on a host that hands over the connection.
+            from ._websocket_asgi_to_wsgi import serve_upgrade  # noqa: PLC0415
+
+            upgraded = serve_upgrade(self, runtime, environ, start_response)
+            if upgraded is not None:
+                return upgraded
         lifespan = runtime.lifespan
         try:
             length = request_body_length(environ)

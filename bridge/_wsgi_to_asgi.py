@@ -954,8 +954,9 @@ class WsgiToAsgi:
     stays flat whatever the body size.
 
     `lifespan` scopes are answered (`startup.complete`, `shutdown.complete`),
-    `websocket` scopes are refused before the handshake (the server answers
-    403) and any other scope type raises `ValueError`.
+    `websocket` scopes reach a WSGI WebSocket app (Flask-Sock, simple-websocket)
+    as an upgrade request with a socket (docs/websockets.md), and any other
+    scope type raises `ValueError`.
 
     `bridge.WSGIMiddleware` is the same class under a2wsgi's name.
 
@@ -1113,10 +1114,10 @@ class WsgiToAsgi:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            # WSGI cannot upgrade: refuse before accepting (the server answers 403).
-            message = await receive()
-            if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": 1000})
+            # Imported here: only an app that gets WebSockets pays for wsproto.
+            from ._websocket_wsgi_to_asgi import serve_websocket  # noqa: PLC0415
+
+            await serve_websocket(self, scope, receive, send)
         else:
             raise ValueError(f"WsgiToAsgi cannot serve ASGI scope type {kind!r}")
 

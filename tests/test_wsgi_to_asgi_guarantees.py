@@ -652,9 +652,11 @@ async def test_lifespan_websocket_and_unknown_scopes() -> None:
     kinds = [m["type"] for m in sent]
     assert kinds == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
+    # A WebSocket reaches the app (issue 16); failing before any handshake, it is
+    # refused (close before accept: 403) and its error raised for the server to log.
     sent.clear()
     queue[:] = [{"type": "websocket.connect"}]
-    with anyio.fail_after(TIMEOUT):
+    with anyio.fail_after(TIMEOUT), pytest.raises(AssertionError, match="must not be called"):
         await bridged(http_scope(type="websocket"), receive, send)
     assert [m["type"] for m in sent] == ["websocket.close"]
 
@@ -663,9 +665,10 @@ async def test_lifespan_websocket_and_unknown_scopes() -> None:
 
 
 async def test_websocket_is_closed_after_connect_and_before_any_accept() -> None:
-    """A1.3: websocket.connect is awaited, then websocket.close (no accept) is the only
-    message sent, so the server answers 403; the WSGI app is never called; no exception.
-    (The 403 itself: test_real_servers.py::test_websocket_handshake_is_refused_with_403.)
+    """A1.3: websocket.connect is awaited; a WSGI app that answers the upgrade request
+    with a plain response (no handshake) refuses it: websocket.close (no accept) is the
+    only message sent when the server offers no websocket.http.response, so the server
+    answers 403; no exception. (WebSockets that work: tests/test_websocket_*.py.)
     """
     calls: list[dict[str, Any]] = []
 
@@ -688,7 +691,7 @@ async def test_websocket_is_closed_after_connect_and_before_any_accept() -> None
         returned = await WsgiToAsgi(app)(scope, receive, send)
     assert returned is None
     assert events == ["receive", "websocket.close"]
-    assert calls == []
+    assert len(calls) == 1 and calls[0]["HTTP_UPGRADE"] == "websocket"
 
 
 async def test_workers_run_requests_in_parallel_with_the_tasks_contextvars() -> None:
