@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import installed_versions
+from benchmarks.report import installed_versions, not_installed
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE_ENV = "FILES_BENCH_PATH"
@@ -260,12 +260,6 @@ ROUTE_NAMES = [route.name for route in ROUTES]
 APP_NEEDS = ("flask", "starlette", "a2wsgi")
 
 
-def missing(route: Route) -> str | None:
-    if importlib.util.find_spec(route.needs) is None:
-        return f"{route.needs} is not installed (pip install {route.needs})"
-    return None
-
-
 # -- measuring --------------------------------------------------------------------------------
 
 
@@ -363,7 +357,7 @@ def run(
         started: dict[str, Any] = {}
         try:
             for route in chosen:
-                reason = missing(route)
+                reason = not_installed(route.needs)
                 if reason:
                     log(f"{route.name}: skipped: {reason}")
                     results[route.name] = {"skipped": reason}

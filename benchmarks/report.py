@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import platform
 import sys
@@ -39,6 +40,14 @@ def run_meta(module: str, argv: list[str] | None, started: float, *names: str) -
         "command": " ".join([f"python -m {module}", *(argv or sys.argv[1:])]),
         "wall_seconds": round(time.monotonic() - started, 1),
     }
+
+
+def not_installed(*modules: str) -> str | None:
+    """Why a benchmark row cannot run here (the first module missing), or None."""
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            return f"{name} is not installed (pip install {name})"
+    return None
 
 
 def installed_versions(*names: str) -> dict[str, str]:

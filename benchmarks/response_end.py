@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import installed_versions
+from benchmarks.report import installed_versions, not_installed
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "benchmarks.response_end:app"
@@ -195,9 +195,7 @@ def missing(host: Host, servers: Any) -> str | None:
     """Why ``host`` cannot run here, or None."""
     if host.needs == "uwsgi":
         return None if servers.UWSGI else "uWSGI is not installed (pip install uwsgi)"
-    if importlib.util.find_spec(host.needs) is None:
-        return f"{host.needs} is not installed (pip install {host.needs})"
-    return None
+    return not_installed(host.needs)
 
 
 # -- a raw HTTP/1.1 client -----------------------------------------------------------------

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -64,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
-from benchmarks.report import run_meta
+from benchmarks.report import not_installed, run_meta
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "benchmarks.slow_clients"
@@ -177,13 +176,6 @@ def _pinned(command: Callable[[int], list[str]], cpu: int | None) -> Callable[[i
         return [argv[0], "-c", _PIN, str(cpu), *argv[1:]]
 
     return pinned
-
-
-def missing(config: Config) -> str | None:
-    for name in config.needs:
-        if importlib.util.find_spec(name) is None:
-            return f"{name} is not installed (pip install {name})"
-    return None
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -527,7 +519,7 @@ def run_config(config: Config, options: Options, log: Callable[[str], None]) -> 
         "skipped": None,
         "failed": None,
     }
-    reason = missing(config)
+    reason = not_installed(*config.needs)
     if reason:
         log(f"{config.name}: skipped: {reason}")
         return {**result, "skipped": reason}

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -55,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
-from benchmarks.report import run_meta
+from benchmarks.report import not_installed, run_meta
 from benchmarks.slow_clients import _raise_fd_limit, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,13 +257,6 @@ CONFIGS = [
     ),
 ]
 CONFIG_NAMES = [config.name for config in CONFIGS]
-
-
-def missing(config: Config) -> str | None:
-    for name in config.needs:
-        if importlib.util.find_spec(name) is None:
-            return f"{name} is not installed (pip install {name})"
-    return None
 
 
 class Server:
@@ -573,7 +565,7 @@ def run_config(config: Config, options: Options, log: Callable[[str], None]) -> 
         "skipped": None,
         "failed": None,
     }
-    reason = missing(config)
+    reason = not_installed(*config.needs)
     if reason:
         log(f"{config.name}: skipped: {reason}")
         return {**result, "skipped": reason}
