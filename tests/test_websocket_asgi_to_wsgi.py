@@ -5,14 +5,16 @@ gunicorn's gthread worker (``gunicorn.socket``) and Werkzeug's threaded server
 echo (text, binary, 16 MiB), subprotocols, ping, close codes both ways,
 refusal (403), an app failing after accept (1011), a client cut off
 mid-message (the host thread is freed, no fd left), 200 connections at once
-and lifespan state in the scope. waitress and wsgiref expose no socket: an
+and lifespan state in the scope. waitress, wsgiref and mod_wsgi expose no socket: an
 upgrade there gets 501 and the app never sees a scope.
 """
 
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -139,19 +141,33 @@ UPGRADE_HEADERS = {
     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
     "Sec-WebSocket-Version": "13",
 }
-NO_SOCKET_HOSTS = {
-    "waitress": servers.waitress,
-    "wsgiref": lambda target: servers.script(target, "wsgiref"),
+NO_SOCKET_HOSTS: dict[str, Callable[[str, Path], servers.Command]] = {
+    "waitress": lambda target, markers: servers.waitress(target),
+    "wsgiref": lambda target, markers: servers.script(target, "wsgiref"),
+    # One daemon process, so that /stats counts every connect.
+    "mod_wsgi": lambda target, markers: servers.mod_wsgi_express(
+        target, markers / "apache", "--processes", "1", "--threads", "4"
+    ),
 }
 
 
 @pytest.mark.parametrize("host", NO_SOCKET_HOSTS)
-def test_upgrade_on_a_host_without_a_socket_is_501(
-    host: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    markers = tmp_path_factory.mktemp(f"ws-{host}")
+def test_upgrade_on_a_host_without_a_socket_is_501(host: str) -> None:
+    # Apache's daemon processes (as nobody, when the test runs as root) write here too.
+    markers = Path(tempfile.mkdtemp(prefix=f"ws-{host}-"))
+    markers.chmod(0o777)
+    try:
+        if host == "mod_wsgi" and (blocker := servers.mod_wsgi_blocker(markers)):
+            pytest.skip(blocker)
+        _check_501(host, markers)
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
+
+
+def _check_501(host: str, markers: Path) -> None:
+    command = NO_SOCKET_HOSTS[host]("websocket_apps:starlette_wsgi", markers)
     process = servers.ServerProcess(
-        host, NO_SOCKET_HOSTS[host]("websocket_apps:starlette_wsgi"), markers, ready_path="/stats"
+        host, command, markers, ready_path="/stats", startup_seconds=60
     )
     try:
         # http.client, not the websockets client: wsgiref answers HTTP/1.0.
