@@ -19,7 +19,9 @@ the environ. The bridge does the same with one end of a
 
 * the *loop side* (:class:`_Session`) plays the app's WebSocket client
   (:class:`~bridge._websocket_protocol.AppPeer`, wsproto) over its end, made
-  non-blocking, with three tasks at most: ``_from_app`` reads the app's bytes
+  non-blocking and wrapped as an anyio stream where anyio can (4.7 and
+  later; the loop then keeps it registered, instead of once per read), with
+  three tasks at most: ``_from_app`` reads the app's bytes
   and sends the ASGI messages they stand for, ``_from_client`` (started at
   accept) turns the server's ``websocket.receive``/``disconnect`` into frames
   for the app, and short ``_flush`` tasks write the replies the protocol owes
@@ -55,6 +57,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 
 from ._channel import Channel, LoopHandle
 from ._environ import build_environ
@@ -89,6 +92,8 @@ _EXTENSION = "websocket.http.response"
 _wait_readable = getattr(anyio, "wait_readable", None) or anyio.wait_socket_readable
 _wait_writable = getattr(anyio, "wait_writable", None) or anyio.wait_socket_writable
 _warned_unavailable = False
+#: anyio 4.7 and later wrap an existing socket as a stream.
+_from_socket = getattr(anyio.abc.SocketStream, "from_socket", None)
 
 
 class _Outcome:
@@ -230,6 +235,9 @@ class _Session:
         self.app_socket, self.socket = socket.socketpair()
         self.socket.setblocking(False)
         self.write_lock = anyio.Lock()
+        # The loop's own stream over self.socket where anyio offers one (it then
+        # owns the socket: every read and write goes through it).
+        self.stream: anyio.abc.SocketStream | None = None
         self.client_gone = False
         self.ended = False  # websocket.close or a refusal went to the server
 
@@ -248,26 +256,42 @@ class _Session:
             raise
         del environ
         try:
+            if _from_socket is not None:
+                # A stream keeps the socket registered with the loop between
+                # reads: no selector registration per message, as a bare
+                # wait_readable() costs (measured: docs/websockets.md).
+                self.stream = await _from_socket(self.socket)
             async with anyio.create_task_group() as tasks:
-                await self._from_app(tasks)
+                await self._from_app(tasks, self.stream)
                 tasks.cancel_scope.cancel()  # the client pump: the app is done
             outcome = await outcome_channel.aget()
         finally:
+            if self.stream is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.stream.aclose()
             self.socket.close()
         await self._finish(outcome)
 
-    async def _from_app(self, tasks: anyio.abc.TaskGroup) -> None:
+    async def _from_app(
+        self, tasks: anyio.abc.TaskGroup, reader: anyio.abc.SocketStream | None
+    ) -> None:
         """Read the app's bytes until its socket ends; send what they stand for."""
         peer = self.peer
         sock = self.socket
         while True:
-            await _wait_readable(sock)
-            try:
-                data = sock.recv(_READ_SIZE)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
+            if reader is not None:
+                try:
+                    data = await reader.receive(_READ_SIZE)
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    data = b""
+            else:
+                await _wait_readable(sock)
+                try:
+                    data = sock.recv(_READ_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
             if not data:
                 # The app's end closed: _finish answers for it (a refusal before
                 # the handshake, a close with the right code after it).
@@ -307,8 +331,11 @@ class _Session:
                 self.client_gone = True
                 await self._flush()
                 try:  # after the close frame: an app that ignores it reads the end
-                    self.socket.shutdown(socket.SHUT_WR)
-                except OSError:
+                    if self.stream is not None:
+                        await self.stream.send_eof()
+                    else:
+                        self.socket.shutdown(socket.SHUT_WR)
+                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     pass
                 return
             await self._flush()
@@ -316,6 +343,13 @@ class _Session:
     async def _flush(self) -> None:
         async with self.write_lock:
             data = self.peer.data_to_send()
+            if self.stream is not None:
+                if data:
+                    try:
+                        await self.stream.send(data)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        pass  # the app's end is gone; _from_app sees it end
+                return
             view = memoryview(data)
             while view:
                 try:

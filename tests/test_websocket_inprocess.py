@@ -177,13 +177,21 @@ CHUNK = 64 * 1024
 MESSAGES = 200  # 12.5 MiB offered: far beyond what the buffers on the way can hold
 
 
-def test_wsgi_to_asgi_a_slow_app_stops_the_server_reading() -> None:
+@pytest.mark.parametrize("stream", [True, False], ids=["anyio stream", "bare socket"])
+def test_wsgi_to_asgi_a_slow_app_stops_the_server_reading(
+    stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The app accepts and never reads: the bridge takes only what the socket pair's buffer
     holds from the server, then stops calling receive().
 
     The app speaks wsproto itself: simple-websocket's reader thread would read everything
-    into a list of its own, as it does on any WSGI server.
+    into a list of its own, as it does on any WSGI server. Both ways the bridge reads and
+    writes its end: through an anyio stream (anyio 4.7 and later) and on the bare socket.
     """
+    if not stream:
+        import bridge._websocket_wsgi_to_asgi as w2a_websocket
+
+        monkeypatch.setattr(w2a_websocket, "_from_socket", None)
     from wsproto import ConnectionType, WSConnection
     from wsproto.events import AcceptConnection, CloseConnection
 
