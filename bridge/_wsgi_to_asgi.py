@@ -193,11 +193,13 @@ class WsgiErrors:
 FILE_BLOCK_SIZE = 256 * 1024
 
 
-def _is_regular_file(filelike: object) -> bool:
+def _regular_file_stat(filelike: object) -> os.stat_result | None:
+    """``fstat`` of the regular file under ``filelike``; None for anything else."""
     try:
-        return stat.S_ISREG(os.fstat(filelike.fileno()).st_mode)  # type: ignore[attr-defined]
+        info = os.fstat(filelike.fileno())  # type: ignore[attr-defined]
     except (AttributeError, OSError, ValueError, TypeError):
-        return False
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
 
 
 class FileWrapper:
@@ -216,7 +218,7 @@ class FileWrapper:
     def __iter__(self) -> Iterator[bytes]:
         read = self.filelike.read
         size = self.blksize
-        if size < FILE_BLOCK_SIZE and _is_regular_file(self.filelike):
+        if size < FILE_BLOCK_SIZE and _regular_file_stat(self.filelike) is not None:
             size = FILE_BLOCK_SIZE
         while True:
             block = read(size)
@@ -823,13 +825,14 @@ def file_message(
     then read in blocks as from any iterable (a pipe, a socket, ``BytesIO``, a
     file shorter than its Content-Length).
     """
+    info = _regular_file_stat(filelike)
+    if info is None:
+        return None
     try:
-        fd = filelike.fileno()  # type: ignore[attr-defined]
         position = filelike.tell()  # type: ignore[attr-defined]
-        info = os.fstat(fd)
     except (AttributeError, OSError, ValueError, TypeError):
         return None
-    if not stat.S_ISREG(info.st_mode) or not isinstance(position, int):
+    if not isinstance(position, int):
         return None
     left = max(info.st_size - position, 0)
     if remaining is not None and remaining > left:
