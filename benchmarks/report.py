@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,37 @@ def run_meta(module: str, argv: list[str] | None, started: float, *names: str) -
         "command": " ".join([f"python -m {module}", *(argv or sys.argv[1:])]),
         "wall_seconds": round(time.monotonic() - started, 1),
     }
+
+
+# Run a Python command pinned to one CPU under the same PID (exec), so that stopping it
+# by PID and process group works as for the bare command.
+_PIN = (
+    "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+def pinned(argv: list[str], cpu: int) -> list[str]:
+    """``argv`` (``python ...``) run pinned to ``cpu``."""
+    return [argv[0], "-c", _PIN, str(cpu), *argv[1:]]
+
+
+def pinned_command(
+    command: Callable[[int], list[str]], cpu: int | None
+) -> Callable[[int], list[str]]:
+    """A server command (port -> argv) run pinned to ``cpu``; as it is for None."""
+    if cpu is None:
+        return command
+    return lambda port: pinned(command(port), cpu)
+
+
+def elapsed_log(started: float) -> Callable[[str], None]:
+    """A progress log to stderr, each line stamped with the seconds since ``started``."""
+
+    def log(text: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f}s] {text}", file=sys.stderr, flush=True)
+
+    return log
 
 
 def not_installed(*modules: str) -> str | None:

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import installed_versions, not_installed
+from benchmarks.report import elapsed_log, installed_versions, not_installed
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "benchmarks.response_end:app"
@@ -577,8 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("Starlette is not installed (pip install starlette)")
     started = time.monotonic()
 
-    def log(text: str) -> None:
-        print(f"[{time.monotonic() - started:5.1f}s] {text}", file=sys.stderr, flush=True)
+    log = elapsed_log(started)
 
     chosen = [host for host in HOSTS if not args.hosts or host.name in args.hosts]
     results = [run_host(host, args.bg, log) for host in chosen]

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
-from benchmarks.report import not_installed, run_meta
+from benchmarks.report import elapsed_log, not_installed, pinned_command, run_meta
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "benchmarks.slow_clients"
@@ -159,23 +159,6 @@ CONFIGS = [
 ]  # fmt: skip
 CONFIG_NAMES = [config.name for config in CONFIGS]
 
-# Run a server's command pinned to one CPU: the same PID (exec), so stopping it
-# by PID and process group works as for the bare command.
-_PIN = (
-    "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
-)
-
-
-def _pinned(command: Callable[[int], list[str]], cpu: int | None) -> Callable[[int], list[str]]:
-    if cpu is None:
-        return command
-
-    def pinned(port: int) -> list[str]:
-        argv = command(port)
-        return [argv[0], "-c", _PIN, str(cpu), *argv[1:]]
-
-    return pinned
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -529,7 +512,7 @@ def run_config(config: Config, options: Options, log: Callable[[str], None]) -> 
         try:
             server = servers.ServerProcess(
                 config.name,
-                _pinned(config.command(servers), cpu),
+                pinned_command(config.command(servers), cpu),
                 Path(tmp),
                 cwd=ROOT,
                 ready_path="/hello",
@@ -668,8 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(0)
     started = time.monotonic()
 
-    def log(text: str) -> None:
-        print(f"[{time.monotonic() - started:5.1f}s] {text}", file=sys.stderr, flush=True)
+    log = elapsed_log(started)
 
     chosen = [c for c in CONFIGS if not args.configs or c.name in args.configs]
     results = []

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import wrap_wsgi
-from benchmarks.report import not_installed, run_meta
+from benchmarks.report import elapsed_log, not_installed, pinned, run_meta
 from benchmarks.slow_clients import _raise_fd_limit, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,10 +184,6 @@ def __getattr__(name: str) -> Any:
 
 # -- the servers ---------------------------------------------------------------------------
 
-_PIN = (
-    "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
-)
 _WAITRESS = (
     "import socket, sys, waitress, importlib; "
     "module, _, attr = sys.argv[1].partition(':'); "
@@ -272,7 +268,7 @@ class Server:
         fd = self.listener.fileno()
         argv = [sys.executable, *config.argv(fd)]
         if (os.cpu_count() or 1) >= 2:
-            argv = [sys.executable, "-c", _PIN, str(SERVER_CPU), *argv[1:]]
+            argv = pinned(argv, SERVER_CPU)
         env = {
             **os.environ,
             "SLOW_DOWNLOAD_SIZE": str(options.size),
@@ -638,8 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {CLIENT_CPU})
     started = time.monotonic()
 
-    def log(text: str) -> None:
-        print(f"[{time.monotonic() - started:5.1f}s] {text}", file=sys.stderr, flush=True)
+    log = elapsed_log(started)
 
     results = []
     for config in [c for c in CONFIGS if not args.configs or c.name in args.configs]:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import installed_versions
+from benchmarks.report import elapsed_log, installed_versions, pinned_command
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "benchmarks.websocket"
@@ -162,21 +162,6 @@ CONFIGS = [
 ]  # fmt: skip
 CONFIG_NAMES = [config.name for config in CONFIGS]
 
-_PIN = (
-    "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
-)
-
-
-def _pinned(command: Callable[[int], list[str]], cpu: int | None) -> Callable[[int], list[str]]:
-    if cpu is None:
-        return command
-
-    def pinned(port: int) -> list[str]:
-        argv = command(port)
-        return [argv[0], "-c", _PIN, str(cpu), *argv[1:]]
-
-    return pinned
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -254,7 +239,7 @@ def run_config(
         try:
             server = servers.ServerProcess(
                 config.name,
-                _pinned(config.command(servers, Path(tmp)), cpu),
+                pinned_command(config.command(servers, Path(tmp)), cpu),
                 Path(tmp),
                 cwd=ROOT,
                 ready_path="/hello",
@@ -319,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {CLIENT_CPU})
     started = time.monotonic()
 
-    def log(text: str) -> None:
-        print(f"[{time.monotonic() - started:5.1f}s] {text}", file=sys.stderr, flush=True)
+    log = elapsed_log(started)
 
     results = []
     for config in CONFIGS:
