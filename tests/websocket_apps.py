@@ -182,35 +182,39 @@ _ADAPTERS = [flask_sock_asgi, plain_asgi]
 # -- ASGI apps (for AsgiToWsgi) -----------------------------------------------------
 
 
+async def _echo(ws: Any) -> None:
+    """``/echo`` on Starlette and FastAPI alike (FastAPI's WebSocket is Starlette's)."""
+    from starlette.websockets import WebSocketDisconnect
+
+    _connected()
+    subprotocol = "chat" if "chat" in ws.scope.get("subprotocols", []) else None
+    await ws.accept(subprotocol=subprotocol)
+    _session(1)
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                _closed(message.get("code"))
+                return
+            text = message.get("text")
+            if text is not None and text.startswith("close:"):
+                await ws.close(int(text[6:]), "bye")
+                return
+            if text is not None:
+                await ws.send_text(text)
+            else:
+                await ws.send_bytes(message["bytes"])
+    except WebSocketDisconnect as gone:
+        _closed(gone.code)
+    finally:
+        _session(-1)
+
+
 def make_starlette_app() -> Any:
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route, WebSocketRoute
-    from starlette.websockets import WebSocket, WebSocketDisconnect
-
-    async def echo(ws: WebSocket) -> None:
-        _connected()
-        subprotocol = "chat" if "chat" in ws.scope.get("subprotocols", []) else None
-        await ws.accept(subprotocol=subprotocol)
-        _session(1)
-        try:
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    _closed(message.get("code"))
-                    return
-                text = message.get("text")
-                if text is not None and text.startswith("close:"):
-                    await ws.close(int(text[6:]), "bye")
-                    return
-                if text is not None:
-                    await ws.send_text(text)
-                else:
-                    await ws.send_bytes(message["bytes"])
-        except WebSocketDisconnect as gone:
-            _closed(gone.code)
-        finally:
-            _session(-1)
+    from starlette.websockets import WebSocket
 
     async def private(ws: WebSocket) -> None:
         _connected()
@@ -237,7 +241,7 @@ def make_starlette_app() -> Any:
 
     return Starlette(
         routes=[
-            WebSocketRoute("/echo", echo),
+            WebSocketRoute("/echo", _echo),
             WebSocketRoute("/private", private),
             WebSocketRoute("/boom", boom),
             WebSocketRoute("/state", state),
@@ -250,7 +254,7 @@ def make_starlette_app() -> Any:
 def make_fastapi_app() -> Any:
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+    from fastapi import FastAPI, WebSocket
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
@@ -266,28 +270,7 @@ def make_fastapi_app() -> Any:
 
     @app.websocket("/echo")
     async def echo(ws: WebSocket) -> None:
-        _connected()
-        subprotocol = "chat" if "chat" in ws.scope.get("subprotocols", []) else None
-        await ws.accept(subprotocol=subprotocol)
-        _session(1)
-        try:
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    _closed(message.get("code"))
-                    return
-                text = message.get("text")
-                if text is not None and text.startswith("close:"):
-                    await ws.close(int(text[6:]), "bye")
-                    return
-                if text is not None:
-                    await ws.send_text(text)
-                else:
-                    await ws.send_bytes(message["bytes"])
-        except WebSocketDisconnect as gone:
-            _closed(gone.code)
-        finally:
-            _session(-1)
+        await _echo(ws)
 
     @app.websocket("/private")
     async def private(ws: WebSocket) -> None:
