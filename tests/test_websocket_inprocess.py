@@ -14,33 +14,13 @@ import threading
 from typing import Any
 
 import pytest
+import websocket_client as wsc
 
 from bridge import AsgiToWsgi, WsgiToAsgi
 from bridge import _websocket_protocol as protocol
 from bridge import _websocket_wsgi_to_asgi as wsgi_side
 
 WAIT = 10.0
-
-
-def _upgrade_environ(**extra: Any) -> dict[str, Any]:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/ws",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "example.test",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "example.test",
-        "HTTP_UPGRADE": "websocket",
-        "HTTP_CONNECTION": "Upgrade",
-        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
-        "HTTP_SEC_WEBSOCKET_VERSION": "13",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": None,
-    }
-    environ.update(extra)
-    return environ
 
 
 class _Recorder:
@@ -72,7 +52,7 @@ def test_asgi_to_wsgi_upgrade_without_a_socket_is_501_and_the_app_never_sees_it(
     calls: list[dict[str, Any]] = []
     with AsgiToWsgi(_asgi_app(calls), lifespan="off") as adapter:
         start = _Recorder()
-        body = b"".join(adapter(_upgrade_environ(), start))
+        body = b"".join(adapter(wsc.upgrade_environ(), start))
     assert start.status.startswith("501 ")
     assert b"cannot carry a WebSocket" in body
     assert calls == []
@@ -87,7 +67,7 @@ def test_asgi_to_wsgi_without_wsproto_is_501_with_the_install_hint(
     try:
         with AsgiToWsgi(_asgi_app(calls), lifespan="off") as adapter:
             start = _Recorder()
-            body = b"".join(adapter(_upgrade_environ(**{"werkzeug.socket": host_end}), start))
+            body = b"".join(adapter(wsc.upgrade_environ(**{"werkzeug.socket": host_end}), start))
     finally:
         host_end.close()
         other_end.close()
@@ -100,7 +80,7 @@ def test_asgi_to_wsgi_other_upgrades_stay_http() -> None:
     calls: list[dict[str, Any]] = []
     with AsgiToWsgi(_asgi_app(calls), lifespan="off") as adapter:
         start = _Recorder()
-        environ = _upgrade_environ(HTTP_UPGRADE="h2c", HTTP_CONNECTION="Upgrade, HTTP2-Settings")
+        environ = wsc.upgrade_environ(HTTP_UPGRADE="h2c", HTTP_CONNECTION="Upgrade, HTTP2-Settings")
         body = b"".join(adapter(environ, start))
     assert start.status.startswith("200 ") and body == b"plain http"
     assert [scope["type"] for scope in calls] == ["http"]
@@ -280,7 +260,7 @@ def test_asgi_to_wsgi_a_slow_app_stops_the_bridge_reading() -> None:
         for line in request.split(b"\r\n")
         if line.lower().startswith(b"sec-websocket-key:")
     )
-    environ = _upgrade_environ(HTTP_SEC_WEBSOCKET_KEY=key, **{"werkzeug.socket": host_end})
+    environ = wsc.upgrade_environ(HTTP_SEC_WEBSOCKET_KEY=key, **{"werkzeug.socket": host_end})
     errors: list[BaseException] = []
 
     def host() -> None:

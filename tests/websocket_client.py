@@ -3,7 +3,8 @@
 Shared by tests/test_websocket_wsgi_to_asgi.py and tests/test_websocket_asgi_to_wsgi.py:
 each takes a ``ws://`` base URL of a server running one of tests/websocket_apps.py's
 apps (they all have the same routes) and asserts on what the client sees.
-Every wait is bounded by ``TIMEOUT``.
+Every wait is bounded by ``TIMEOUT``. :func:`upgrade_environ` is the WSGI side of an
+upgrade request, for the tests that drive AsgiToWsgi without a server.
 """
 
 from __future__ import annotations
@@ -150,3 +151,25 @@ async def many_at_once(ws_url: str, count: int) -> int:
         return sum(reply == f"hello {i}" for i, reply in enumerate(replies))
     finally:
         await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+
+
+def upgrade_environ(**extra: Any) -> dict[str, Any]:
+    """The environ of a WebSocket upgrade ``GET /ws``; ``extra`` keys replace or add."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/ws",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "example.test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "example.test",
+        "HTTP_UPGRADE": "websocket",
+        "HTTP_CONNECTION": "Upgrade",
+        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+        "HTTP_SEC_WEBSOCKET_VERSION": "13",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+    }
+    environ.update(extra)
+    return environ

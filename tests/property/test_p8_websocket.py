@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 import pytest
+import websocket_client as wsc
 from drivers import PROPERTY_TIMEOUT
 from hypothesis import given
 from hypothesis import strategies as st
@@ -205,23 +206,7 @@ def test_messages_cross_asgi_to_wsgi_unchanged(
         for line in request.split(b"\r\n")
         if line.lower().startswith(b"sec-websocket-key:")
     )
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/ws",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "example.test",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "example.test",
-        "HTTP_UPGRADE": "websocket",
-        "HTTP_CONNECTION": "Upgrade",
-        "HTTP_SEC_WEBSOCKET_KEY": key,
-        "HTTP_SEC_WEBSOCKET_VERSION": "13",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": None,
-        "werkzeug.socket": host_end,
-    }
+    environ = wsc.upgrade_environ(HTTP_SEC_WEBSOCKET_KEY=key, **{"werkzeug.socket": host_end})
     outcome: list[BaseException] = []
 
     def host() -> None:
